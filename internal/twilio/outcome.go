@@ -1,0 +1,114 @@
+package twilio
+
+import (
+	"bytes"
+	"encoding/xml"
+	"mime"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// Outcome is what Twilio answered, read from its JSON or XML reply.
+type Outcome struct {
+	// HTTPStatus is Twilio's status code.
+	HTTPStatus int
+	// Accepted is true for any 2xx: Twilio created the message, call or execution.
+	// A 2xx with an unreadable body is still accepted: the code may be on its way,
+	// so it must never be sent again.
+	Accepted bool
+	// Sid is the created resource's SID (SM…, MM…, CA…, FN…), when readable.
+	Sid string
+	// Status is the resource status ("queued", "accepted", "active", ...).
+	Status string
+	// ErrorCode, ErrorMessage and MoreInfo come from Twilio's error body
+	// ({"code","message","more_info"} or <RestException>).
+	ErrorCode    int
+	ErrorMessage string
+	MoreInfo     string
+	// ConcurrentRequests is Twilio's Twilio-Concurrent-Requests header, 0 if absent.
+	ConcurrentRequests int
+	// ContentType and Body are Twilio's raw reply, for dialects that relay it
+	// (the Twilio-compatible passthrough). Body contains the message text: never log it.
+	ContentType string
+	Body        []byte
+	// Malformed is set when the body could not be read as Twilio JSON or XML.
+	Malformed bool
+}
+
+// parseOutcome reads a Twilio reply body. It never fails: what cannot be read is
+// left empty and Malformed is set.
+func parseOutcome(status int, contentType string, body []byte) *Outcome {
+	o := &Outcome{HTTPStatus: status, Accepted: status >= 200 && status < 300, ContentType: contentType, Body: body}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	trimmed := bytes.TrimSpace(body)
+	isXML := mt == "application/xml" || mt == "text/xml" || (mt == "" && len(trimmed) > 0 && trimmed[0] == '<')
+	if isXML {
+		parseXML(o, trimmed)
+	} else {
+		parseJSON(o, trimmed)
+	}
+	return o
+}
+
+func parseJSON(o *Outcome, body []byte) {
+	if len(body) == 0 || !gjson.ValidBytes(body) {
+		o.Malformed = true
+		return
+	}
+	if o.Accepted {
+		o.Sid = gjson.GetBytes(body, "sid").String()
+		o.Status = gjson.GetBytes(body, "status").String()
+		if o.Sid == "" {
+			o.Malformed = true
+		}
+		return
+	}
+	res := gjson.GetManyBytes(body, "code", "message", "more_info")
+	o.ErrorCode = int(res[0].Int())
+	o.ErrorMessage = res[1].String()
+	o.MoreInfo = res[2].String()
+	if !res[0].Exists() {
+		o.Malformed = true
+	}
+}
+
+// xmlReply covers both XML shapes of the 2010 API: a created resource and a RestException.
+type xmlReply struct {
+	XMLName xml.Name `xml:"TwilioResponse"`
+	Message *struct {
+		Sid    string `xml:"Sid"`
+		Status string `xml:"Status"`
+	} `xml:"Message"`
+	Call *struct {
+		Sid    string `xml:"Sid"`
+		Status string `xml:"Status"`
+	} `xml:"Call"`
+	RestException *struct {
+		Code     string `xml:"Code"`
+		Message  string `xml:"Message"`
+		MoreInfo string `xml:"MoreInfo"`
+	} `xml:"RestException"`
+}
+
+func parseXML(o *Outcome, body []byte) {
+	var r xmlReply
+	if err := xml.Unmarshal(body, &r); err != nil {
+		o.Malformed = true
+		return
+	}
+	switch {
+	case r.Message != nil:
+		o.Sid, o.Status = r.Message.Sid, r.Message.Status
+	case r.Call != nil:
+		o.Sid, o.Status = r.Call.Sid, r.Call.Status
+	}
+	if r.RestException != nil {
+		o.ErrorCode, _ = strconv.Atoi(r.RestException.Code)
+		o.ErrorMessage = r.RestException.Message
+		o.MoreInfo = r.RestException.MoreInfo
+	}
+	if (o.Accepted && o.Sid == "") || (!o.Accepted && r.RestException == nil) {
+		o.Malformed = true
+	}
+}
