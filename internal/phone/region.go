@@ -1,0 +1,72 @@
+package phone
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ValidRegion reports whether code is a region libphonenumber knows ("US", "GB"); used at provisioning.
+// Case does not matter. The pseudo-regions "ZZ" (unknown) and "001" (non-geographic) are not regions.
+func ValidRegion(code string) bool {
+	if len(code) != 2 {
+		return false
+	}
+	code = strings.ToUpper(code)
+	return code != phonenumbers.UNKNOWN_REGION && phonenumbers.GetSupportedRegions()[code]
+}
+
+// Region returns the ISO region of an E.164 number ("IN" for +91...), "" if unknown. For geo allow/deny lists.
+//
+// A calling code used by one region gives that region even when the number is
+// not valid (a lenient Normalizer may let such numbers through). A calling code
+// shared by several regions (+1: US, CA, JM, ...; +44: GB, GG, IM, JE; +7: RU,
+// KZ) needs a valid number to tell them apart, and gives "" otherwise.
+// Non-geographic codes (+800, +882, ...) give "".
+func Region(e164 string) string {
+	cc := CallingCode(e164)
+	if cc == "" {
+		return ""
+	}
+	regions := phonenumbers.GetRegionCodesForCountryCode(atoi(cc))
+	if len(regions) == 1 {
+		return realRegion(regions[0])
+	}
+	var num phonenumbers.PhoneNumber
+	if err := phonenumbers.ParseToNumber(e164, phonenumbers.UNKNOWN_REGION, &num); err != nil {
+		return ""
+	}
+	return realRegion(phonenumbers.GetRegionCodeForNumber(&num))
+}
+
+func realRegion(r string) string {
+	if len(r) != 2 || r == phonenumbers.UNKNOWN_REGION {
+		return "" // "001" for non-geographic numbers
+	}
+	return r
+}
+
+// CallingCode returns the country calling code digits of an E.164 number ("91", "1", "44"), "" if unknown.
+// e164 must be "+" and digits only (at most 15), as Normalize returns.
+func CallingCode(e164 string) string {
+	if len(e164) < 2 || len(e164) > 16 || e164[0] != '+' || !asciiDigits(e164[1:]) {
+		return ""
+	}
+	codes := phonenumbers.GetSupportedCallingCodes()
+	// Calling codes are a prefix code: at most one of 1, 2 or 3 digits matches.
+	for l := 1; l <= 3 && l < len(e164); l++ {
+		if cc := e164[1 : 1+l]; codes[atoi(cc)] {
+			return cc
+		}
+	}
+	return ""
+}
+
+// atoi converts up to three ASCII digits.
+func atoi(s string) int {
+	v := 0
+	for i := 0; i < len(s); i++ {
+		v = v*10 + int(s[i]-'0')
+	}
+	return v
+}
