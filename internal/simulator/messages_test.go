@@ -21,8 +21,8 @@ type xmlMessage struct {
 	M       struct {
 		Sid, DateCreated, DateUpdated, DateSent, AccountSid, To, From, MessagingServiceSid string
 		Body, Status, NumSegments, NumMedia, Direction, ApiVersion, Price, PriceUnit       string
-		ErrorCode, ErrorMessage, Uri                                                        string
-		SubresourceUris                                                                     struct{ Media string }
+		ErrorCode, ErrorMessage, Uri                                                       string
+		SubresourceUris                                                                    struct{ Media string }
 	} `xml:"Message"`
 }
 
