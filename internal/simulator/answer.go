@@ -114,6 +114,7 @@ func (s *Simulator) deliver(w http.ResponseWriter, r *http.Request, x *exchange)
 }
 
 func (s *Simulator) write(w http.ResponseWriter, x *exchange, f format, body []byte) {
+	s.commit(x)
 	s.setHeaders(w.Header(), x, f)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(x.answer.status)
@@ -156,6 +157,7 @@ func (s *Simulator) reset(w http.ResponseWriter, x *exchange) {
 	s.setHeaders(h, x, x.route.format)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 
+	s.commit(x)
 	conn, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		// No hijacking (HTTP/2, or a wrapper that hides it): announce the full body, send half

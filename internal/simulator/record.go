@@ -28,14 +28,16 @@ type Record struct {
 // recordedHeaders are copied into Record.Header.
 var recordedHeaders = []string{"Content-Type", "User-Agent", "Idempotency-Key", "X-Idempotency-Key", "I-Twilio-Idempotency-Token"}
 
-func newRecord(x *exchange, r *http.Request) Record {
+func newRecord(x *exchange) Record {
+	r := x.req
+	user, _, _ := r.BasicAuth()
 	rec := Record{
 		Time:       x.start,
 		API:        x.route.api,
 		Method:     r.Method,
 		Path:       r.URL.Path,
 		AccountSID: x.route.accountSID,
-		AuthUser:   x.user,
+		AuthUser:   user,
 		FlowSID:    x.route.flowSID,
 		Form:       url.Values(x.form),
 		Header:     make(http.Header),

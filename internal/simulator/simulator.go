@@ -112,14 +112,15 @@ func New(cfg Config) *Simulator {
 
 // exchange is one request to the simulated Twilio API on its way through the handler.
 type exchange struct {
+	req       *http.Request
 	start     time.Time
 	requestID string // Twilio-Request-Id, "RQ..."
 	route     route
-	user      string   // Basic auth user name
 	acc       *account // account the request acts on, once known
 	form      map[string][]string
 	answer    answer
 	fault     FaultMode
+	committed bool // counted and recorded
 }
 
 // ServeHTTP answers the Twilio API and, under /_simulator/, the control endpoints.
@@ -128,10 +129,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 		return
 	}
-	x := &exchange{start: time.Now(), requestID: newSID("RQ"), route: matchRoute(r.Method, r.URL.Path)}
-	x.user, _, _ = r.BasicAuth()
+	x := &exchange{req: r, start: time.Now(), requestID: newSID("RQ"), route: matchRoute(r.Method, r.URL.Path)}
 	s.requests.Add(1)
-	defer s.finish(x, r)
+	defer s.commit(x)
 
 	if x.route.api == "" {
 		x.answer = notFound(r.URL.Path)
@@ -264,8 +264,14 @@ func raiseMax(max *atomic.Int64, v int64) {
 	}
 }
 
-// finish updates the counters and appends the record once the request is answered.
-func (s *Simulator) finish(x *exchange, r *http.Request) {
+// commit counts the answer and appends its record, once: just before the first byte of
+// the answer is written (so a client that got an answer finds it in Records), or when the
+// handler returns without answering.
+func (s *Simulator) commit(x *exchange) {
+	if x.committed {
+		return
+	}
+	x.committed = true
 	if x.answer.accepted {
 		s.accepted.Add(1)
 	} else {
@@ -278,7 +284,7 @@ func (s *Simulator) finish(x *exchange, r *http.Request) {
 			x.acc.stats.rejected.Add(1)
 		}
 	}
-	s.ring.add(newRecord(x, r))
+	s.ring.add(newRecord(x))
 }
 
 // wait sleeps for d unless ctx ends first; it reports whether the full delay passed.
