@@ -23,19 +23,15 @@ const (
 )
 
 // input is a cleaned number: only ASCII digits, and whether it was written
-// in international form (with a "+" or as NetIQ's "cc\national").
+// in international form (with a "+" or as NetIQ's "cc\national"). The digits
+// live in an array so that cleaning and a cache hit allocate nothing.
 type input struct {
-	digits string
-	plus   bool
+	buf  [maxDigits]byte
+	n    int
+	plus bool
 }
 
-// text is what libphonenumber parses: "+" and the digits, or the digits.
-func (in input) text() string {
-	if in.plus {
-		return "+" + in.digits
-	}
-	return in.digits
-}
+func (in *input) digits() []byte { return in.buf[:in.n] }
 
 // clean checks raw and reduces it to digits and a plus flag. It removes what
 // transports and directories add around a number (surrounding space,
@@ -92,19 +88,19 @@ func netIQ(s string, i int) (input, error) {
 	if in.plus {
 		return input{}, fail(reasonChars) // "91\+91..."
 	}
-	in.digits = cc + in.digits
-	in.plus = true
-	if len(in.digits) > maxDigits {
+	if in.n+len(cc) > maxDigits {
 		return input{}, fail(reasonTooLong)
 	}
+	copy(in.buf[len(cc):], in.buf[:in.n])
+	copy(in.buf[:], cc)
+	in.n += len(cc)
+	in.plus = true
 	return in, nil
 }
 
 // scan collects the digits of s and checks every other character.
 func scan(s string) (input, error) {
 	var (
-		buf     [maxDigits]byte
-		n       int
 		in      input
 		letters bool
 		other   bool
@@ -113,16 +109,16 @@ func scan(s string) (input, error) {
 		switch {
 		case r == '+' || r == '\uFF0B':
 			// A single plus, before any digit: "+1 ...", "(+44) 7700 ...".
-			if in.plus || n > 0 || (i > 0 && s[0] != '(') {
+			if in.plus || in.n > 0 || (i > 0 && s[0] != '(') {
 				other = true
 			}
 			in.plus = true
 		case digitValue(r) >= 0:
-			if n == len(buf) {
+			if in.n == len(in.buf) {
 				return input{}, fail(reasonTooLong)
 			}
-			buf[n] = byte('0' + digitValue(r))
-			n++
+			in.buf[in.n] = byte('0' + digitValue(r))
+			in.n++
 		case unicode.IsLetter(r):
 			letters = true
 		case isSeparator(r):
@@ -143,12 +139,11 @@ func scan(s string) (input, error) {
 		return input{}, fail(reasonLetters)
 	case other:
 		return input{}, fail(reasonChars)
-	case n == 0:
+	case in.n == 0:
 		return input{}, fail(reasonInvalid)
-	case n < minDigits:
+	case in.n < minDigits:
 		return input{}, fail(reasonTooShort)
 	}
-	in.digits = string(buf[:n])
 	return in, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 var e164Pattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -16,9 +18,19 @@ func FuzzNormalize(f *testing.F) {
 	for _, tc := range normalizeCases {
 		f.Add(tc.raw, regionIndex(tc.region), tc.lenient)
 	}
+	regions, nums := exampleNumbers()
+	for i, num := range nums {
+		e164 := phonenumbers.Format(num, phonenumbers.E164)
+		f.Add(e164[1:], uint8(0), false)
+		if r := regionIndex(regions[i]); r != 0 {
+			f.Add(phonenumbers.Format(num, phonenumbers.NATIONAL), r, i%2 == 0)
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw string, region uint8, lenient bool) {
 		n := Normalizer{DefaultRegion: fuzzRegions[int(region)%len(fuzzRegions)], Lenient: lenient}
 		got, err := n.Normalize(raw)
+		want, wantErr := normalizeUncached(n, raw)
+		sameResult(t, "Normalize", got, err, want, wantErr)
 		if err != nil {
 			if got != "" {
 				t.Fatalf("Normalize(%q) = %q with error %v", raw, got, err)
@@ -28,14 +40,17 @@ func FuzzNormalize(f *testing.F) {
 			if !e164Pattern.MatchString(got) {
 				t.Fatalf("Normalize(%q) = %q, not E.164", raw, got)
 			}
-			if again, err := n.Normalize(got); err != nil || again != got {
+			// Idempotent, checked without the cache: Normalize stores its
+			// result under the E.164 key too.
+			if again, err := normalizeUncached(n, got); err != nil || again != got {
 				t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", raw, got, got, again, err)
 			}
-			// The region-independent facts hold for every result.
 			if cc := CallingCode(got); cc == "" {
 				t.Fatalf("CallingCode(%q) is empty", got)
 			}
-			_ = Region(got)
+			if r, u := Region(got), regionUncached(got); r != u {
+				t.Fatalf("Region(%q) = %q cached, %q uncached", got, r, u)
+			}
 		}
 
 		sender, err := n.NormalizeSender(raw)

@@ -32,6 +32,15 @@ func Region(e164 string) string {
 	if len(regions) == 1 {
 		return realRegion(regions[0])
 	}
+	if r, ok := results.get([]byte(e164)); ok {
+		return r.region
+	}
+	return regionOf(e164)
+}
+
+// regionOf finds the region of a number whose calling code several regions
+// share; Region without the cache.
+func regionOf(e164 string) string {
 	var num phonenumbers.PhoneNumber
 	if err := phonenumbers.ParseToNumber(e164, phonenumbers.UNKNOWN_REGION, &num); err != nil {
 		return ""
