@@ -1,0 +1,23 @@
+// Package mapping turns a declarative mapping file into a compiled program that
+// reads a legacy product's SMS request, computes the Twilio parameters and writes
+// the answer the product checks.
+//
+// A mapping file is JSON (schema: mappings/schema.json). It has five parts:
+//
+//   - request: which methods and body format to accept and the body size cap;
+//   - options and templates: named settings with defaults that the Caddyfile may
+//     override (markers, message templates);
+//   - fields: ordered named values read from the request (form, query, JSON via
+//     gjson paths, XML, headers, path segments, Basic credentials, the raw body)
+//     or computed by expr-lang expressions, each validated (required, phone,
+//     sender, digits, max_length, pattern);
+//   - twilio: the form parameters of each Twilio API (messages, calls, studio) as
+//     expressions over the fields;
+//   - reply: the status, headers and body for success, failure and invalid input,
+//     built by real JSON, XML or text encoders from expressions.
+//
+// Everything is compiled once by Compile: an unknown field, option, function or a
+// type error fails there with the file, the field and the position. Nothing is
+// compiled per request. The package has no Caddy imports so it can be tested and
+// fuzzed alone.
+package mapping

@@ -1,0 +1,205 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Route is what the route (Caddyfile) decided, visible to expressions as route.*.
+// The handler fills From and MessagingServiceSID after choosing the sender.
+type Route struct {
+	Channel             string `expr:"channel"`
+	StudioFlowSID       string `expr:"studio_flow_sid"`
+	Account             string `expr:"account"`
+	AccountSID          string `expr:"account_sid"`
+	From                string `expr:"from"`
+	MessagingServiceSID string `expr:"messaging_service_sid"`
+}
+
+// Request is the inbound request's metadata, visible as request.*.
+type Request struct {
+	Method      string `expr:"method"`
+	Path        string `expr:"path"`
+	Format      string `expr:"format"`
+	ContentType string `expr:"content_type"`
+	// Ext is the {ext} path segment suffix: "", ".json" or ".xml".
+	Ext string `expr:"ext"`
+}
+
+// Limits on expression evaluation (CVE-2025-29786 class: bounded AST and memory).
+const (
+	maxExprNodes       = 2000
+	exprMemoryBudget   = 200_000
+	maxExprSourceBytes = 8192
+)
+
+// Expression result kinds.
+const (
+	kindAny = iota
+	kindBool
+	kindInt
+)
+
+// program is one compiled expression. Simple forms skip the VM entirely: a bare
+// field name is a map lookup, a literal is a constant.
+type program struct {
+	src   string
+	field string // set when the expression is just a field name
+	isLit bool
+	lit   any
+	prog  *vm.Program
+}
+
+var vmPool = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: exprMemoryBudget} }}
+
+func (p *program) run(env map[string]any) (any, error) {
+	if p.field != "" {
+		return env[p.field], nil
+	}
+	if p.isLit {
+		return p.lit, nil
+	}
+	machine := vmPool.Get().(*vm.VM)
+	out, err := machine.Run(p.prog, env)
+	vmPool.Put(machine)
+	return out, err
+}
+
+func (p *program) runString(env map[string]any) (string, error) {
+	v, err := p.run(env)
+	if err != nil {
+		return "", err
+	}
+	return toString(v), nil
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// compiler compiles expressions against a known environment.
+type compiler struct {
+	options   map[string]string
+	templates map[string]string
+	fallback  string
+	funcs     []expr.Option
+}
+
+// compile compiles src with env (the names visible at that point). Unknown names,
+// unknown options and type errors fail here.
+func (c *compiler) compile(src string, env map[string]any, kind int) (*program, error) {
+	if len(src) > maxExprSourceBytes {
+		return nil, errors.New("expression is too long")
+	}
+	opts := []expr.Option{
+		expr.Env(env),
+		expr.MaxNodes(maxExprNodes),
+		expr.DisableBuiltin("now"),
+		expr.DisableBuiltin("date"),
+		expr.DisableBuiltin("timezone"),
+		expr.DisableBuiltin("duration"),
+	}
+	switch kind {
+	case kindBool:
+		opts = append(opts, expr.AsBool())
+	case kindInt:
+		opts = append(opts, expr.AsInt())
+	}
+	check := &optionCheck{options: c.options}
+	opts = append(opts, expr.Patch(check))
+	opts = append(opts, c.funcs...)
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if check.err != nil {
+		return nil, check.err
+	}
+	p := &program{src: src, prog: prog}
+	switch n := prog.Node().(type) {
+	case *ast.IdentifierNode:
+		if _, isField := env[n.Value].(string); isField && kind == kindAny {
+			p.field = n.Value
+		}
+	case *ast.StringNode:
+		if kind == kindAny {
+			p.isLit, p.lit = true, n.Value
+		}
+	case *ast.IntegerNode:
+		if kind == kindInt || kind == kindAny {
+			p.isLit, p.lit = true, n.Value
+		}
+	case *ast.BoolNode:
+		if kind == kindBool || kind == kindAny {
+			p.isLit, p.lit = true, n.Value
+		}
+	}
+	return p, nil
+}
+
+// optionCheck rejects options.<name> for names the mapping does not declare, so a
+// typo fails at provisioning instead of reading "" at run time.
+type optionCheck struct {
+	options map[string]string
+	err     error
+}
+
+func (o *optionCheck) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || o.err != nil {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != "options" {
+		return
+	}
+	s, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		o.err = errors.New("options must be read with a literal name, as options.name")
+		return
+	}
+	if _, ok := o.options[s.Value]; !ok {
+		o.err = fmt.Errorf("unknown option %q (declare it in the mapping's options)", s.Value)
+	}
+}
+
+// baseEnv is the environment every expression sees: options, route and request.
+func (c *compiler) baseEnv() map[string]any {
+	return map[string]any{
+		"options": c.options,
+		"route":   &Route{},
+		"request": &Request{},
+	}
+}
+
+func withField(env map[string]any, name string) map[string]any {
+	out := make(map[string]any, len(env)+1)
+	for k, v := range env {
+		out[k] = v
+	}
+	out[name] = ""
+	return out
+}
+
+var _ = reflect.String

@@ -1,0 +1,142 @@
+package mapping
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+)
+
+// placeholderRE matches {{ name }} like Logto's replaceSendMessageHandlebars.
+var placeholderRE = regexp.MustCompile(`{{\s*([\w.]+)\s*}}`)
+
+// functions are the helpers expressions may call, beyond expr's builtins.
+//
+//	template(key)           the route's template text for key (or the fallback key)
+//	fill(text, vars)        replaces {{name}} with vars[name]; unknown names stay as they are
+//	digits(s)               only the ASCII digits of s
+//	spaced(s)               "123" -> "1 2 3", so text-to-speech reads digit by digit
+//	twiml(s)                a TwiML <Response>: Say/Pause/Play fragments kept, other text spoken
+//	twiml(s, voice, lang)   the same with <Say voice= language=>
+//	json(v)                 compact JSON encoding of v
+//	json_object(s)          s repaired into a JSON object ({"OTP":012345} keeps its digits)
+//	mask(s)                 a phone number with its middle hidden
+func (c *compiler) functions() []expr.Option {
+	return []expr.Option{
+		expr.Function("template", func(p ...any) (any, error) {
+			return c.template(p[0].(string)), nil
+		}, new(func(string) string)),
+		expr.Function("fill", func(p ...any) (any, error) {
+			vars, _ := p[1].(map[string]any)
+			return fill(p[0].(string), vars), nil
+		}, new(func(string, map[string]any) string)),
+		expr.Function("digits", func(p ...any) (any, error) {
+			return digitsOnly(p[0].(string)), nil
+		}, new(func(string) string)),
+		expr.Function("spaced", func(p ...any) (any, error) {
+			return spaced(p[0].(string)), nil
+		}, new(func(string) string)),
+		expr.Function("twiml", func(p ...any) (any, error) {
+			voice, lang := "", ""
+			if len(p) == 3 {
+				voice, lang = p[1].(string), p[2].(string)
+			}
+			return TwiML(p[0].(string), voice, lang)
+		}, new(func(string) string), new(func(string, string, string) string)),
+		expr.Function("json", func(p ...any) (any, error) {
+			b, err := json.Marshal(p[0])
+			return string(b), err
+		}, new(func(any) string)),
+		expr.Function("json_object", func(p ...any) (any, error) {
+			return RepairJSONObject(p[0].(string))
+		}, new(func(string) string)),
+		expr.Function("mask", func(p ...any) (any, error) {
+			return maskPhone(p[0].(string)), nil
+		}, new(func(string) string)),
+	}
+}
+
+func (c *compiler) template(key string) string {
+	if t, ok := c.templates[key]; ok {
+		return t
+	}
+	return c.templates[c.fallback]
+}
+
+func fill(text string, vars map[string]any) string {
+	if !strings.Contains(text, "{{") {
+		return text
+	}
+	return placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
+		name := placeholderRE.FindStringSubmatch(m)[1]
+		if v, ok := lookupDotted(vars, name); ok {
+			return toString(v)
+		}
+		return m
+	})
+}
+
+func lookupDotted(vars map[string]any, name string) (any, bool) {
+	var cur any = vars
+	for _, part := range strings.Split(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// placeholders lists the {{names}} used in text.
+func placeholders(text string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
+		out[m[1]] = true
+	}
+	return out
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func spaced(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// maskPhone keeps "+", up to 4 leading digits and the last 3, hiding the rest,
+// and never shows more than half of the digits.
+func maskPhone(s string) string {
+	d := []rune(s)
+	n := len(d)
+	if n <= 4 {
+		return strings.Repeat("•", n)
+	}
+	head := 0
+	if d[0] == '+' {
+		head = 1
+	}
+	keepHead := min(4, (n-head)/4)
+	keepTail := min(3, (n-head)/4)
+	return string(d[:head+keepHead]) + strings.Repeat("•", n-head-keepHead-keepTail) + string(d[n-keepTail:])
+}
+
+var errNotObject = errors.New("is not a JSON object")

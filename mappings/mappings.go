@@ -1,0 +1,40 @@
+// Package mappings holds the built-in mapping files, embedded in the binary.
+// Each NAME.json here is available to the twilio_sms directive as `mapping NAME`.
+package mappings
+
+import (
+	"embed"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+//go:embed *.json
+var files embed.FS
+
+// FS is the embedded files, for tools (the check command, tests).
+var FS fs.FS = files
+
+// Read returns the built-in mapping called name, and whether it exists.
+func Read(name string) ([]byte, bool) {
+	if strings.ContainsAny(name, "/\\.") || name == "schema" {
+		return nil, false
+	}
+	data, err := files.ReadFile(name + ".json")
+	return data, err == nil
+}
+
+// Names lists the built-in mappings.
+func Names() []string {
+	entries, _ := files.ReadDir(".")
+	var out []string
+	for _, e := range entries {
+		n := strings.TrimSuffix(e.Name(), path.Ext(e.Name()))
+		if n != "schema" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
