@@ -9,6 +9,7 @@ package twiliotest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,9 +119,7 @@ func loadContract() (*Contract, error) {
 func newContract(files ...string) (*Contract, error) {
 	c := &Contract{}
 	for _, file := range files {
-		loader := openapi3.NewLoader()
-		loader.IsExternalRefsAllowed = false
-		doc, err := loader.LoadFromFile(file)
+		doc, err := loadSpec(file)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -140,6 +139,53 @@ func newContract(files ...string) (*Contract, error) {
 	// Literal paths win over templated ones ("/Calls/FeedbackSummary.json" over "/Calls/{Sid}.json").
 	sort.SliceStable(c.ops, func(i, j int) bool { return len(c.ops[i].params) < len(c.ops[j].params) })
 	return c, nil
+}
+
+// loadSpec loads one spec without its prose (descriptions, summaries, examples,
+// x-twilio annotations): validation does not read them, and kin-openapi decodes the whole
+// 1.9 MB API spec 30 times slower than the 0.4 MB left (seconds under -race).
+func loadSpec(file string) (*openapi3.T, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return nil, err
+	}
+	if raw, err = json.Marshal(stripProse(tree)); err != nil {
+		return nil, err
+	}
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	return loader.LoadFromData(raw)
+}
+
+// stripProse removes, in place, every string "description" or "summary", every
+// "x-twilio" object and the "examples" of parameters and media types. Schema properties
+// that happen to be called so are objects, not strings, and stay.
+func stripProse(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			_, isString := child.(string)
+			_, isObject := child.(map[string]any)
+			_, hasSchema := v["schema"]
+			switch {
+			case isString && (k == "description" || k == "summary"),
+				isObject && k == "x-twilio",
+				isObject && k == "examples" && hasSchema:
+				delete(v, k)
+			default:
+				stripProse(child)
+			}
+		}
+	case []any:
+		for _, child := range v {
+			stripProse(child)
+		}
+	}
+	return v
 }
 
 // typeFormFields gives the untyped properties of a form body the type "string": on the
