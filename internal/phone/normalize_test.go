@@ -104,6 +104,8 @@ var normalizeCases = []struct {
 	{name: "unassigned area code lenient", lenient: true, raw: "+11234567890", want: "+11234567890"},
 	{name: "lenient still checks length", lenient: true, raw: "+1415555267", reason: reasonTooShort},
 	{name: "lenient prefers valid reading", lenient: true, region: "GB", raw: "14155552671", want: "+14155552671"},
+	// Found by FuzzNormalize: "+61000000" read back as "+6100000".
+	{name: "lenient result must read back as itself", lenient: true, region: "AU", raw: "0000000", reason: reasonInvalid},
 
 	// Rejections.
 	{name: "empty", raw: "", reason: reasonEmpty},
