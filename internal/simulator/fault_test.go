@@ -192,14 +192,23 @@ func TestFaultSlow(t *testing.T) {
 		t.Parallel()
 		srv, sim := start(t, testConfig())
 		sim.SetFault(mainSID, simulator.Fault{Mode: simulator.FaultSlow, Delay: time.Minute})
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		req := newRequest(t, srv.URL+messagesPath(mainSID, ".json"), mainSID, mainToken, okMessage).WithContext(ctx)
-		began := time.Now()
-		if resp, err := srv.Client().Do(req); err == nil {
-			resp.Body.Close()
-			t.Fatal("the client got an answer before its deadline")
+		answered := make(chan bool)
+		go func() {
+			resp, err := srv.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			answered <- err == nil
+		}()
+		waitInFlight(t, sim, mainSID, 1)
+		cancel()
+		if <-answered {
+			t.Fatal("the client got an answer although it left")
 		}
+		began := time.Now()
 		waitIdle(t, sim, mainSID)
 		if took := time.Since(began); took > 5*time.Second {
 			t.Errorf("the handler kept sleeping for %v after the client left", took)
@@ -209,6 +218,18 @@ func TestFaultSlow(t *testing.T) {
 			t.Errorf("records %+v: the message must count as accepted", recs)
 		}
 	})
+}
+
+// waitInFlight waits until the account has n requests in flight.
+func waitInFlight(t testing.TB, sim *simulator.Simulator, account string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for sim.Stats().PerAccount[account].InFlight < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests never got in flight", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // waitIdle waits until the account has no request in flight and its record is written.
@@ -294,13 +315,7 @@ func TestMaxConcurrentPerAccount(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for sim.Stats().PerAccount[mainSID].InFlight < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the slow requests never arrived")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitInFlight(t, sim, mainSID, 2)
 
 	r := post(t, srv, messagesPath(mainSID, ".json"), mainSID, mainToken, okMessage)
 	if e := parseError(t, true, r); r.status != 429 || e.Code != 20429 {

@@ -272,6 +272,8 @@ func (s *Simulator) commit(x *exchange) {
 		return
 	}
 	x.committed = true
+	// The record first: once the counters show the request answered, Records has it.
+	s.ring.add(newRecord(x))
 	if x.answer.accepted {
 		s.accepted.Add(1)
 	} else {
@@ -284,7 +286,6 @@ func (s *Simulator) commit(x *exchange) {
 			x.acc.stats.rejected.Add(1)
 		}
 	}
-	s.ring.add(newRecord(x))
 }
 
 // wait sleeps for d unless ctx ends first; it reports whether the full delay passed.
