@@ -59,6 +59,9 @@ type Dispatcher struct {
 // last one. A request that may have reached Twilio is never retried or sent
 // down a fallback.
 //
+// The account's limiter slot is held across its retries and their backoffs, so
+// that a 429 storm slows the whole account down rather than letting waiters in.
+//
 // build is called at most once per account and must not put message text in
 // its errors. plan is not modified.
 func (d *Dispatcher) Send(ctx context.Context, plan []*Account, build func(a *Account) (*twilio.Request, error)) *Result {
@@ -123,6 +126,9 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 	defer st.Limiter.release()
 
 	req, err := build(a)
+	if err == nil && req == nil {
+		err = errors.New("build returned no request")
+	}
 	if err != nil {
 		ticket.Cancel()
 		if last {

@@ -370,6 +370,13 @@ func TestSendSkipsAndSheds(t *testing.T) {
 			t.Fatalf("result %v", res)
 		}
 	})
+	t.Run("build returning no request is a build error", func(t *testing.T) {
+		d := newDispatcher(DefaultPolicy(), StateConfig{})
+		res := d.Send(context.Background(), []*Account{withBase(acct("main", 1), closedPort(t))}, func(*Account) (*twilio.Request, error) { return nil, nil })
+		if res.Decision != Final || res.Err == nil || res.MayHaveSent() || res.Attempts[0].Reason != ReasonBuild {
+			t.Fatalf("result %v", res)
+		}
+	})
 	t.Run("empty plan", func(t *testing.T) {
 		d := newDispatcher(DefaultPolicy(), StateConfig{})
 		if res := d.Send(context.Background(), nil, buildMessage("+1")); !errors.Is(res.Err, ErrEmptyPlan) || res.Decision != Final {

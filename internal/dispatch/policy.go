@@ -126,6 +126,12 @@ func (p *Policy) Classify(o *twilio.Outcome, err error) Decision {
 	return Final
 }
 
+// Classify is DefaultPolicy().Classify: no fallback codes, fallback on 5xx.
+func Classify(o *twilio.Outcome, err error) Decision {
+	p := DefaultPolicy()
+	return p.Classify(o, err)
+}
+
 // retries is Retries, never negative.
 func (p *Policy) retries() int { return max(0, p.Retries) }
 

@@ -67,6 +67,12 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+func TestClassifyDefault(t *testing.T) {
+	if Classify(&twilio.Outcome{HTTPStatus: 400, ErrorCode: 21606}, nil) != Final || Classify(&twilio.Outcome{HTTPStatus: 502}, nil) != FallbackOK {
+		t.Fatal("package Classify is not DefaultPolicy's")
+	}
+}
+
 func TestBackoffCap(t *testing.T) {
 	tests := []struct {
 		name      string
