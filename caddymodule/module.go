@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
@@ -102,14 +103,73 @@ type Handler struct {
 	// {"to": ["form:mobileNumber"]} for a product whose admin chose that name.
 	Fields map[string][]string `json:"fields,omitempty"`
 
-	mapping  *mapping.Mapping
-	client   *twilio.Client
-	logger   *zap.Logger
-	route    mapping.Route
-	apiBase  string
-	studio   string
-	user     string
-	password string
+	// Name labels this route in logs and metrics. Default: the mapping's name.
+	Name string `json:"name,omitempty"`
+
+	// Edge and Region build Twilio's regional hostnames
+	// (api.{edge}.{region}.twilio.com, e.g. edge dublin, region ie1) when
+	// api_url and studio_url are not set. Credentials are per region.
+	Edge   string `json:"edge,omitempty"`
+	Region string `json:"region,omitempty"`
+	// Senders is the main account's pool of From numbers, chosen per message by
+	// country, capability and type (see README "Sender selection").
+	Senders []SenderConfig `json:"senders,omitempty"`
+	// Subaccounts send destinations whose country dialing code matches a prefix
+	// through another (sub)account; the longest prefix wins.
+	Subaccounts []SubaccountConfig `json:"subaccounts,omitempty"`
+	// Fallback accounts are tried in order when the previous one failed in a way
+	// that proves nothing was sent (unreachable, 401/20003, 429 after retries,
+	// 5xx, or a code in fallback_codes). Never after Twilio accepted.
+	Fallback []AccountConfig `json:"fallback,omitempty"`
+	// FallbackCodes are Twilio error codes that also allow the next account,
+	// e.g. 21606 (From not valid for this account) or 21611 (From queue full).
+	FallbackCodes []int `json:"fallback_codes,omitempty"`
+	// NoFallbackOn5xx treats a 5xx from Twilio as final instead of falling back.
+	NoFallbackOn5xx bool `json:"no_fallback_on_5xx,omitempty"`
+
+	// Retries is the number of extra attempts on the same account, only for
+	// 429/20429 and connections that were never made. Default 2; 0 disables.
+	Retries *int `json:"retries,omitempty"`
+	// MaxConcurrent caps requests in flight per Twilio account (Twilio answers
+	// 429/20429 beyond its own limit). Default 32.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+	// MaxQueue is how many requests may wait for a slot per account before
+	// the adapter answers "unavailable". Default 256.
+	MaxQueue int `json:"max_queue,omitempty"`
+	// BreakerFailures consecutive failures open an account's circuit breaker,
+	// which then skips it (down the fallback chain) for BreakerCooldown before
+	// one probe. Defaults 5 and 30s.
+	BreakerFailures int            `json:"breaker_failures,omitempty"`
+	BreakerCooldown caddy.Duration `json:"breaker_cooldown,omitempty"`
+	// DedupWindow: a repeat of the same destination and text within this window
+	// gets the first answer again instead of a second SMS. Default 2m; keys are
+	// HMAC digests, never the code in clear. Per Caddy instance.
+	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
+	// DisableDedup turns duplicate suppression off.
+	DisableDedup bool `json:"disable_dedup,omitempty"`
+
+	// CallerAuth, when set, requires every request to carry one of these
+	// credentials (constant-time compared). Use Caddy's basic_auth or mTLS
+	// where the product supports them; this is for products that can only send
+	// a fixed header.
+	CallerAuth []CallerCredential `json:"caller_auth,omitempty"`
+	// AllowCountries and DenyCountries (ISO regions) are checked before any
+	// Twilio call, like Twilio's geo permissions. Allow, when set, is exclusive.
+	AllowCountries []string `json:"allow_countries,omitempty"`
+	DenyCountries  []string `json:"deny_countries,omitempty"`
+	// RateLimits cap sends per destination number and per caller. State is per
+	// Caddy instance (not shared across a cluster).
+	RateLimits []RateLimitConfig `json:"rate_limits,omitempty"`
+
+	mapping    *mapping.Mapping
+	client     *twilio.Client
+	logger     *zap.Logger
+	route      mapping.Route
+	router     *dispatch.Router
+	dispatcher *dispatch.Dispatcher
+	guards     guards
+	poolKeys   []string
+	metrics    *metrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -134,14 +194,13 @@ const (
 	CredentialsPassthrough = "passthrough"
 )
 
-// Provision resolves secrets, loads and compiles the mapping, and builds the
-// Twilio client. Everything a request needs is ready afterwards.
+// Provision resolves secrets, loads and compiles the mapping (shared across
+// reloads when unchanged), builds the accounts, router and dispatcher, and the
+// guards. Everything a request needs is ready afterwards.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	repl := caddy.NewReplacer()
-	for _, s := range []*string{&h.AccountSID, &h.AuthToken, &h.APIKeySID, &h.APIKeySecret, &h.From,
-		&h.MessagingServiceSID, &h.StudioFlowSID, &h.APIURL, &h.StudioURL} {
-		*s = strings.TrimSpace(repl.ReplaceKnown(*s, ""))
+	if err := h.resolveSecrets(); err != nil {
+		return fmt.Errorf("twilio_sms: %w", err)
 	}
 	if h.Mapping == "" {
 		h.Mapping = "generic"
@@ -152,59 +211,93 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Channel == "" {
 		h.Channel = "sms"
 	}
-	if h.APIURL == "" {
-		h.APIURL = "https://api.twilio.com"
-	}
-	if h.StudioURL == "" {
-		h.StudioURL = "https://studio.twilio.com"
-	}
 	if h.Timeout == 0 {
 		h.Timeout = caddy.Duration(5 * time.Second)
 	}
 	if h.DialTimeout == 0 {
 		h.DialTimeout = caddy.Duration(2 * time.Second)
 	}
+	if h.DedupWindow == 0 {
+		h.DedupWindow = caddy.Duration(2 * time.Minute)
+	}
 	if err := h.checkSettings(); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
-	}
-	var err error
-	if h.apiBase, err = upstreamBase("api_url", h.APIURL); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
-	}
-	if h.studio, err = upstreamBase("studio_url", h.StudioURL); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
 
 	norm := phone.Normalizer{DefaultRegion: h.DefaultRegion, Lenient: h.LenientNumbers}
-	spec, file, err := mapping.Load(h.Mapping)
+	m, key, err := loadMapping(h.Mapping, mapping.Config{Options: h.Options, Templates: h.Templates, Fields: h.Fields, Phone: norm}, h.DefaultRegion, h.LenientNumbers)
 	if err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
-	h.mapping, err = mapping.Compile(spec, file, mapping.Config{
-		Options: h.Options, Templates: h.Templates, Fields: h.Fields, Phone: norm,
-	})
-	if err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
+	h.mapping = m
+	h.poolKeys = append(h.poolKeys, key)
+	if h.Name == "" {
+		h.Name = m.Name()
 	}
-	if h.From != "" {
-		if h.From, err = norm.NormalizeSender(h.From); err != nil {
-			return fmt.Errorf("twilio_sms: from: %w", err)
-		}
-	}
-	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: "main"}
 	switch {
-	case h.StudioFlowSID != "" && !h.mapping.Supports(twilio.Studio):
-		return fmt.Errorf("twilio_sms: studio_flow_sid is set but mapping %s has no twilio.studio section", file)
-	case h.StudioFlowSID == "" && h.Channel == "voice" && !h.mapping.Supports(twilio.Calls):
-		return fmt.Errorf("twilio_sms: channel is voice but mapping %s has no twilio.calls section", file)
+	case h.StudioFlowSID != "" && !m.Supports(twilio.Studio):
+		return fmt.Errorf("twilio_sms: studio_flow_sid is set but mapping %s has no twilio.studio section", m.File())
+	case h.StudioFlowSID == "" && h.Channel == "voice" && !m.Supports(twilio.Calls):
+		return fmt.Errorf("twilio_sms: channel is voice but mapping %s has no twilio.calls section", m.File())
+	case h.StudioFlowSID == "" && h.Channel == "sms" && !m.Supports(twilio.Messages):
+		return fmt.Errorf("twilio_sms: mapping %s has no twilio.messages section (set studio_flow_sid or channel voice)", m.File())
 	}
-	switch h.Credentials {
-	case CredentialsStored:
-		h.user, h.password = h.AccountSID, h.AuthToken
-	case CredentialsAPIKey:
-		h.user, h.password = h.APIKeySID, h.APIKeySecret
+
+	if err := h.buildRouter(norm); err != nil {
+		return fmt.Errorf("twilio_sms: %w", err)
 	}
+	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: h.mainName()}
+
+	stateCfg := dispatch.StateConfig{
+		MaxConcurrent: h.MaxConcurrent, MaxQueue: h.MaxQueue,
+		BreakerFailures: h.BreakerFailures, BreakerCooldown: time.Duration(h.BreakerCooldown),
+	}
+	state, stateKey, err := loadState(stateCfg)
+	if err != nil {
+		return fmt.Errorf("twilio_sms: %w", err)
+	}
+	h.poolKeys = append(h.poolKeys, stateKey)
+	policy := dispatch.DefaultPolicy()
+	if h.Retries != nil {
+		policy.Retries = *h.Retries
+	}
+	policy.FallbackCodes = h.FallbackCodes
+	policy.FallbackOn5xx = !h.NoFallbackOn5xx
 	h.client = twilio.NewClient(twilio.ClientOptions{DialTimeout: time.Duration(h.DialTimeout)})
+	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state}
+
+	if err := h.buildGuards(); err != nil {
+		return fmt.Errorf("twilio_sms: %w", err)
+	}
+	if h.metrics, err = provisionMetrics(ctx); err != nil {
+		return fmt.Errorf("twilio_sms: metrics: %w", err)
+	}
+	if h.Credentials != CredentialsPassthrough && len(h.CallerAuth) == 0 {
+		h.logger.Info("twilio_sms route has no caller_auth: make sure basic_auth, mTLS or a remote_ip matcher protects it (an open route is a free SMS cannon)",
+			zap.String("route", h.Name))
+	}
+	return nil
+}
+
+// resolveSecrets replaces {env.*} and {file.*} placeholders in every setting
+// that may hold a secret or an identifier.
+func (h *Handler) resolveSecrets() error {
+	repl := caddy.NewReplacer()
+	res := func(s *string) { *s = strings.TrimSpace(repl.ReplaceKnown(*s, "")) }
+	for _, s := range []*string{&h.AccountSID, &h.AuthToken, &h.APIKeySID, &h.APIKeySecret, &h.From,
+		&h.MessagingServiceSID, &h.StudioFlowSID, &h.APIURL, &h.StudioURL} {
+		res(s)
+	}
+	for i := range h.Subaccounts {
+		h.Subaccounts[i].AccountConfig.resolve(res)
+	}
+	for i := range h.Fallback {
+		h.Fallback[i].resolve(res)
+	}
+	for i := range h.CallerAuth {
+		res(&h.CallerAuth[i].Value)
+		res(&h.CallerAuth[i].Password)
+	}
 	return nil
 }
 
@@ -249,6 +342,9 @@ func (h *Handler) checkSettings() error {
 	if h.Timeout < 0 || h.DialTimeout < 0 {
 		return errors.New("timeout and dial_timeout must be positive")
 	}
+	if len(h.Subaccounts)+len(h.Fallback) > 0 && h.Credentials == CredentialsPassthrough {
+		return errors.New("credentials passthrough forwards the caller's credentials to one account: subaccount and fallback need stored credentials")
+	}
 	if time.Duration(h.DialTimeout) >= time.Duration(h.Timeout) {
 		return errors.New("dial_timeout must be shorter than timeout")
 	}
@@ -283,6 +379,9 @@ func upstreamBase(name, raw string) (string, error) {
 func (h *Handler) Cleanup() error {
 	if h.client != nil {
 		h.client.CloseIdleConnections()
+	}
+	for _, k := range h.poolKeys {
+		_, _ = pool.Delete(k)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -12,153 +13,308 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dedup"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 )
 
-// ServeHTTP answers one legacy SMS request: read, map, send, map back. It always
-// writes the dialect's answer itself (never also returns an error), except when
-// the mapping itself fails at run time.
+// Adapter-side error codes, reusing Twilio's meaning so that dialect replies
+// built for Twilio's errors read naturally.
+const (
+	codeGeoBlocked  = 21408 // "Permission to send an SMS has not been enabled for the region"
+	codeRateLimited = 20429 // "Too Many Requests"
+	codeUnavailable = 20503 // "Service unavailable"
+	codeAuth        = 20003 // "Authenticate"
+)
+
+// prepared is a request that passed validation: what would be sent.
+type prepared struct {
+	values *mapping.Values
+	api    twilio.API
+	params url.Values
+	to     string
+	// user and password are the caller's Basic credentials (passthrough only).
+	user, password string
+}
+
+// ServeHTTP answers one legacy SMS request: check the caller, read, map, guard,
+// send, map back. It always writes the dialect's answer itself and returns an
+// error only when the mapping itself fails at run time (a bug, answered 500).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
 	defer cancel()
 
 	res := &mapping.Result{}
-	v, api, params, err := h.prepare(r)
-	if err != nil {
+	var p *prepared
+	var err error
+	if !h.callerAllowed(r) {
+		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeInvalid, "authorization", codeAuth
+		res.Reason, res.SuggestedStatus = `field "authorization" does not carry an accepted caller credential`, http.StatusUnauthorized
+	} else if p, err = h.prepare(r); err != nil {
 		var ie *mapping.InputError
 		if !errors.As(err, &ie) {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
-		res.Outcome = mapping.OutcomeInvalid
-		res.Field, res.Reason, res.SuggestedStatus = ie.Field, ie.Error(), ie.HTTPStatus()
+		res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
 	} else {
-		res.API = string(api)
-		h.send(ctx, r, v, api, params, res)
+		h.deliver(ctx, r, p, res)
 	}
-	if v == nil {
+	var v *mapping.Values
+	if p != nil {
+		v = p.values
+	} else {
 		v = h.mapping.NewValues(h.route, mapping.Request{Method: r.Method, Path: r.URL.Path})
 	}
 	reply, err := h.mapping.Reply(v, res)
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	h.metrics.request(h.Name, h.mapping.Name(), res.API, res.Outcome, res.ErrorCode)
 	h.setPlaceholders(r, res)
-	h.logRequest(r, v, res, time.Since(start))
+	h.logRequest(v, res, time.Since(start))
+	hdr := w.Header()
 	for k, vals := range reply.Header {
-		w.Header()[k] = vals
+		hdr[k] = vals
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(reply.Body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(reply.Body)))
 	w.WriteHeader(reply.Status)
 	_, err = w.Write(reply.Body)
 	return err
 }
 
 // prepare reads the body within the mapping's cap, extracts and validates the
-// fields, and computes Twilio's parameters. Any *mapping.InputError means nothing
-// will be sent.
-func (h *Handler) prepare(r *http.Request) (*mapping.Values, twilio.API, map[string][]string, error) {
+// fields, and computes Twilio's parameters. Any *mapping.InputError means
+// nothing will be sent.
+func (h *Handler) prepare(r *http.Request) (*prepared, error) {
 	limit := h.mapping.MaxBodyBytes()
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, "", nil, &mapping.InputError{Field: "body", Reason: "could not be read"}
+		return nil, &mapping.InputError{Field: "body", Reason: "could not be read"}
 	}
 	if int64(len(body)) > limit {
-		return nil, "", nil, &mapping.InputError{Field: "body", Reason: "is larger than " + strconv.FormatInt(limit, 10) + " bytes", Status: http.StatusRequestEntityTooLarge}
+		return nil, &mapping.InputError{Field: "body", Reason: "is larger than " + strconv.FormatInt(limit, 10) + " bytes", Status: http.StatusRequestEntityTooLarge}
 	}
 	in, err := h.mapping.ParseRequest(r, body)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
 	v, err := h.mapping.Extract(in, h.route)
+	p := &prepared{values: v}
 	if err != nil {
-		return v, "", nil, err
+		return p, err
 	}
-	api, err := h.mapping.API(v)
-	if err != nil {
-		return v, "", nil, err
+	if p.api, err = h.mapping.API(v); err != nil {
+		return p, err
 	}
-	params, err := h.mapping.Params(v, api)
-	if err != nil {
-		return v, "", nil, err
+	if p.params, err = h.mapping.Params(v, p.api); err != nil {
+		return p, err
 	}
-	return v, api, params, nil
-}
-
-// send makes the Twilio call and fills res.
-func (h *Handler) send(ctx context.Context, r *http.Request, v *mapping.Values, api twilio.API, params map[string][]string, res *mapping.Result) {
-	req := &twilio.Request{API: api, AccountSID: h.AccountSID, FlowSID: h.StudioFlowSID, Username: h.user, Password: h.password, Params: params}
-	req.BaseURL = h.apiBase
-	if api == twilio.Studio {
-		req.BaseURL = h.studio
-	}
+	p.to = p.params.Get("To")
 	if h.Credentials == CredentialsPassthrough {
 		user, pass, ok := r.BasicAuth()
 		if !ok || user == "" || pass == "" {
-			res.Outcome, res.Field = mapping.OutcomeInvalid, "authorization"
-			res.Reason, res.SuggestedStatus = `field "authorization" must carry the Twilio Account SID and auth token as HTTP Basic credentials`, http.StatusUnauthorized
-			return
+			return p, &mapping.InputError{Field: "authorization", Reason: "must carry the Twilio Account SID (or API key) and its secret as HTTP Basic credentials", Status: http.StatusUnauthorized}
 		}
-		req.Username, req.Password = user, pass
-		if req.AccountSID == "" {
-			req.AccountSID = v.Field("account_sid")
-		}
-		if req.AccountSID == "" {
-			req.AccountSID = user
-		}
+		p.user, p.password = user, pass
 	}
-	from, mss := h.sender(v, api)
-	if mss != "" {
-		req.Params.Set("MessagingServiceSid", mss)
-	} else if from != "" {
-		req.Params.Set("From", from)
-	}
-	out, err := h.client.Send(ctx, req)
-	fillResult(res, out, err)
-	res.Account, res.AccountSID = "main", req.AccountSID
+	return p, nil
 }
 
-// sender picks From or MessagingServiceSid: the route's configuration wins; the
-// caller's own "from" field is used only when the route sets no sender.
-func (h *Handler) sender(v *mapping.Values, api twilio.API) (from, mss string) {
-	if h.MessagingServiceSID != "" && api != twilio.Calls {
-		if api == twilio.Studio {
-			return h.MessagingServiceSID, ""
+// deliver applies the guards, then sends through the dispatcher (once per
+// dedup key) and fills res.
+func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res *mapping.Result) {
+	res.API = string(p.api)
+	if region := phone.Region(p.to); !h.guards.countryAllowed(region) {
+		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeBlocked, "to", codeGeoBlocked
+		res.Reason = "sending to region " + region + " is not allowed on this route"
+		h.metrics.rateLimited(h.Name, "country")
+		res.Suggest()
+		return
+	}
+	plan, err := h.plan(p)
+	if err != nil {
+		var ie *mapping.InputError
+		errors.As(err, &ie)
+		res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
+		return
+	}
+	send := func() *mapping.Result {
+		out := &mapping.Result{API: res.API}
+		if kind, wait := h.guards.rateLimited(r, p.to); kind != "" {
+			out.Outcome, out.ErrorCode, out.RetryAfter = mapping.OutcomeRateLimited, codeRateLimited, retryAfterSeconds(wait)
+			out.Reason = "too many messages for this " + kind + "; try again later"
+			h.metrics.rateLimited(h.Name, kind)
+			out.Suggest()
+			return out
 		}
-		return "", h.MessagingServiceSID
+		dr := h.dispatch(ctx, plan, p)
+		fillResult(out, dr)
+		return out
 	}
-	if h.From != "" {
-		return h.From, ""
+	if h.guards.dedup == nil {
+		*res = *send()
+		return
 	}
-	return v.Field("from"), ""
-}
-
-func fillResult(res *mapping.Result, out *twilio.Outcome, err error) {
-	var se *twilio.SendError
+	key := dedup.KeyOf(h.Name, string(p.api), p.user, p.params.Encode())
+	var first *mapping.Result
+	v, shared := h.guards.dedup.Do(ctx, key, func() any {
+		first = send()
+		kept := *first
+		kept.TwilioBody = nil // it echoes the message text: never kept in the cache
+		return &kept
+	})
 	switch {
-	case errors.As(err, &se):
-		if se.MayHaveReached() {
-			res.Outcome = mapping.OutcomeUnknown
-			res.Reason = "Twilio did not answer in time; the message may or may not have been sent"
-		} else {
-			res.Outcome = mapping.OutcomeUnreachable
-			res.Reason = "Twilio could not be reached; nothing was sent"
+	case !shared:
+		*res = *first
+		if !sentOrMaybe(first) {
+			h.guards.dedup.Forget(key) // nothing was sent: a retry may try again
 		}
-	case err != nil:
-		res.Outcome, res.Reason = mapping.OutcomeUnreachable, "Twilio could not be reached; nothing was sent"
-	case out.Accepted:
+	case v == nil:
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, codeUnavailable
+		res.Reason = "an identical request is still being sent; try again later"
+		res.Duplicate = true
+		res.Suggest()
+	default:
+		*res = *v.(*mapping.Result)
+		res.Duplicate = true
+		h.metrics.duplicate(h.Name)
+	}
+}
+
+// sentOrMaybe reports whether a result means the message was, or may have been, sent.
+func sentOrMaybe(r *mapping.Result) bool {
+	return r.OK || r.Outcome == mapping.OutcomeUnknown
+}
+
+// plan lists the accounts to try: the router's plan, or for passthrough the
+// caller's own account.
+func (h *Handler) plan(p *prepared) ([]*dispatch.Account, error) {
+	plan := h.router.Plan(p.to)
+	if h.Credentials != CredentialsPassthrough {
+		return plan, nil
+	}
+	acct := *plan[0]
+	acct.Name = "caller"
+	acct.Username, acct.Password = p.user, p.password
+	acct.AccountSID = p.values.Field("account_sid")
+	if acct.AccountSID == "" {
+		acct.AccountSID = h.AccountSID
+	}
+	if acct.AccountSID == "" && accountSIDRE.MatchString(p.user) {
+		acct.AccountSID = p.user
+	}
+	if !accountSIDRE.MatchString(acct.AccountSID) {
+		return nil, &mapping.InputError{Field: "account_sid", Reason: "must be a Twilio Account SID (AC followed by 32 hex digits): give it as the Basic user name, in the path, or as account_sid in the Caddyfile", Status: http.StatusUnauthorized}
+	}
+	return []*dispatch.Account{&acct}, nil
+}
+
+// dispatch sends through the plan. A passthrough request gets its own limiter
+// and breaker state, since the caller's account is not one the adapter knows.
+func (h *Handler) dispatch(ctx context.Context, plan []*dispatch.Account, p *prepared) *dispatch.Result {
+	d := h.dispatcher
+	if h.Credentials == CredentialsPassthrough {
+		own := *d
+		own.State = dispatch.NewState(d.State.Config())
+		d = &own
+	}
+	channel := h.requestChannel(p.api)
+	region := phone.Region(p.to)
+	callerFrom := p.values.Field("from")
+	dr := d.Send(ctx, plan, func(a *dispatch.Account) (*twilio.Request, error) {
+		return h.buildRequest(a, p, channel, region, callerFrom)
+	})
+	for _, at := range dr.Attempts {
+		if at.Duration > 0 && at.HTTPStatus > 0 {
+			h.metrics.upstream(at.Account, string(p.api), at.HTTPStatus, at.Duration)
+		}
+	}
+	if dr.Retries > 0 && dr.Account != nil {
+		h.metrics.retry(dr.Account.Name)
+	}
+	for i := 1; i < len(dr.Attempts); i++ {
+		if dr.Attempts[i].Account != dr.Attempts[i-1].Account {
+			h.metrics.fallback(dr.Attempts[i-1].Account, dr.Attempts[i].Account)
+		}
+	}
+	for _, a := range plan {
+		st := d.State.For(a)
+		h.metrics.breaker(a.Name, string(st.Breaker.State()))
+		h.metrics.queue(a.Name, st.Limiter.InFlight(), st.Limiter.Waiting())
+	}
+	return dr
+}
+
+// buildRequest is the Twilio request for one account: the mapping's parameters
+// plus the sender chosen for this account.
+func (h *Handler) buildRequest(a *dispatch.Account, p *prepared, channel dispatch.Channel, region, callerFrom string) (*twilio.Request, error) {
+	from, mss, err := dispatch.SelectSender(a, channel, region, callerFrom)
+	if err != nil {
+		return nil, err
+	}
+	params := make(url.Values, len(p.params)+1)
+	for k, v := range p.params {
+		params[k] = v
+	}
+	switch {
+	case p.api == twilio.Studio && mss != "":
+		params.Set("From", mss) // Studio takes a Messaging Service SID as From
+	case mss != "":
+		params.Set("MessagingServiceSid", mss)
+	case from != "":
+		params.Set("From", from)
+	}
+	req := a.NewRequest(p.api, params)
+	if p.api == twilio.Studio {
+		req.FlowSID = h.StudioFlowSID
+	}
+	return req, nil
+}
+
+// requestChannel is the sender capability a request needs: voice for Calls,
+// sms for Messages and Studio (which takes From like SMS).
+func (h *Handler) requestChannel(api twilio.API) dispatch.Channel {
+	if api == twilio.Calls {
+		return "voice"
+	}
+	return "sms"
+}
+
+// fillResult turns the dispatcher's result into the mapping's view of it.
+func fillResult(res *mapping.Result, dr *dispatch.Result) {
+	if dr.Account != nil {
+		res.Account, res.AccountSID = dr.Account.Name, dr.Account.AccountSID
+	}
+	out := dr.Outcome
+	var se *twilio.SendError
+	var nse *dispatch.NoSenderError
+	switch {
+	case out != nil && out.Accepted:
 		res.OK, res.Outcome = true, mapping.OutcomeAccepted
 		res.Sid, res.Status, res.HTTPStatus = out.Sid, out.Status, out.HTTPStatus
 		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
-	default:
+	case dr.MayHaveSent():
+		res.Outcome = mapping.OutcomeUnknown
+		res.Reason = "Twilio did not answer in time; the message may have been sent, so it was not sent again"
+	case out != nil:
 		res.Outcome = mapping.OutcomeRejected
 		res.HTTPStatus, res.ErrorCode, res.ErrorMessage, res.MoreInfo = out.HTTPStatus, out.ErrorCode, out.ErrorMessage, out.MoreInfo
 		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
 		if res.ErrorMessage == "" {
 			res.ErrorMessage = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus)
 		}
+	case errors.As(dr.Err, &nse):
+		res.Outcome, res.Field = mapping.OutcomeInvalid, "from"
+		res.Reason, res.SuggestedStatus = `field "from": `+nse.Error(), http.StatusBadRequest
+	case errors.Is(dr.Err, dispatch.ErrBreakerOpen), errors.Is(dr.Err, dispatch.ErrQueueFull), errors.Is(dr.Err, dispatch.ErrNoBudget):
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, codeUnavailable
+		res.Reason = "Twilio is unavailable or overloaded right now; nothing was sent"
+	case errors.As(dr.Err, &se) || dr.Err != nil:
+		res.Outcome = mapping.OutcomeUnreachable
+		res.Reason = "Twilio could not be reached; nothing was sent"
 	}
 	res.Suggest()
 }
@@ -177,27 +333,29 @@ func (h *Handler) setPlaceholders(r *http.Request, res *mapping.Result) {
 	repl.Set("http.twilio_sms.mapping", h.mapping.Name())
 }
 
-// logRequest writes one line per request. Never the message, the code, a token
-// or a whole phone number: only the masked destination.
-func (h *Handler) logRequest(r *http.Request, v *mapping.Values, res *mapping.Result, took time.Duration) {
+// logRequest writes one line per request: what happened, never the message,
+// the code, a token or a whole phone number (the destination is masked).
+func (h *Handler) logRequest(v *mapping.Values, res *mapping.Result, took time.Duration) {
 	level := zap.InfoLevel
 	if !res.OK {
 		level = zap.WarnLevel
 	}
-	ce := h.logger.Check(level, "twilio_sms request")
+	ce := h.logger.Check(level, "twilio_sms")
 	if ce == nil {
 		return
 	}
 	ce.Write(
+		zap.String("route", h.Name),
 		zap.String("mapping", h.mapping.Name()),
 		zap.String("outcome", res.Outcome),
 		zap.String("api", res.API),
 		zap.String("to", phone.Mask(v.Field("to"))),
 		zap.String("sid", res.Sid),
+		zap.String("account", res.Account),
 		zap.Int("twilio_status", res.HTTPStatus),
 		zap.Int("error_code", res.ErrorCode),
 		zap.String("field", res.Field),
-		zap.String("account", res.Account),
+		zap.Bool("duplicate", res.Duplicate),
 		zap.Duration("duration", took),
 	)
 }

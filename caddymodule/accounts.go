@@ -1,0 +1,254 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
+)
+
+// SenderConfig is one From number of an account's pool.
+type SenderConfig struct {
+	// Number is an E.164 number (or NetIQ's "91\9191919191"), or a short code.
+	Number string `json:"number"`
+	// Type is standard (default), toll_free or short_code.
+	Type string `json:"type,omitempty"`
+	// Channels lists sms and/or voice. Default: sms.
+	Channels []string `json:"channels,omitempty"`
+	// Countries (ISO regions) this number may send to; empty means any.
+	Countries []string `json:"countries,omitempty"`
+}
+
+// AccountConfig is a further Twilio account or subaccount: a fallback, or the
+// account behind a country prefix.
+type AccountConfig struct {
+	// Name labels the account in logs, metrics and answers (required).
+	Name string `json:"name"`
+	// AccountSID (AC…) of the account or subaccount.
+	AccountSID string `json:"account_sid"`
+	// AuthToken of this account. Empty: the main account's credentials are used,
+	// which Twilio accepts for a subaccount's Messages and Calls (not Studio).
+	AuthToken string `json:"auth_token,omitempty"`
+	// APIKeySID and APIKeySecret authenticate with this account's API key instead.
+	APIKeySID    string `json:"api_key_sid,omitempty"`
+	APIKeySecret string `json:"api_key_secret,omitempty"`
+	// From, MessagingServiceSID and Senders choose the sender, as on the main account.
+	From                string         `json:"from,omitempty"`
+	MessagingServiceSID string         `json:"messaging_service_sid,omitempty"`
+	Senders             []SenderConfig `json:"senders,omitempty"`
+	// APIURL, StudioURL, Edge and Region choose the hosts, as on the main account.
+	// Unset: the main account's hosts.
+	APIURL    string `json:"api_url,omitempty"`
+	StudioURL string `json:"studio_url,omitempty"`
+	Edge      string `json:"edge,omitempty"`
+	Region    string `json:"region,omitempty"`
+}
+
+// SubaccountConfig routes destinations by country dialing code, like NetIQ's
+// "Country Dialing Code Filter".
+type SubaccountConfig struct {
+	// Prefix is the country dialing code: "+91", "44", "1876". Longest match wins.
+	Prefix string `json:"prefix"`
+	AccountConfig
+}
+
+func (a *AccountConfig) resolve(res func(*string)) {
+	for _, s := range []*string{&a.AccountSID, &a.AuthToken, &a.APIKeySID, &a.APIKeySecret, &a.From,
+		&a.MessagingServiceSID, &a.APIURL, &a.StudioURL} {
+		res(s)
+	}
+}
+
+func (h *Handler) mainName() string { return "main" }
+
+// hosts resolves the API and Studio base URLs: explicit URLs win, then
+// edge/region, then the inherited values (or Twilio's defaults).
+func hosts(where, apiURL, studioURL, edge, region, inheritAPI, inheritStudio string) (string, string, error) {
+	api, studio := inheritAPI, inheritStudio
+	if edge != "" || region != "" {
+		var err error
+		if api, studio, err = dispatch.BaseURLs(edge, region); err != nil {
+			return "", "", fmt.Errorf("%sedge/region: %w", where, err)
+		}
+	}
+	if apiURL != "" {
+		u, err := upstreamBase(where+"api_url", apiURL)
+		if err != nil {
+			return "", "", err
+		}
+		api = u
+	}
+	if studioURL != "" {
+		u, err := upstreamBase(where+"studio_url", studioURL)
+		if err != nil {
+			return "", "", err
+		}
+		studio = u
+	}
+	if api == "" {
+		api = dispatch.DefaultAPIBase
+	}
+	if studio == "" {
+		studio = dispatch.DefaultStudioBase
+	}
+	return api, studio, nil
+}
+
+func senders(where string, list []SenderConfig, norm phone.Normalizer) ([]dispatch.Sender, error) {
+	var out []dispatch.Sender
+	for i, sc := range list {
+		w := fmt.Sprintf("%ssender[%d]", where, i)
+		num, err := norm.NormalizeSender(sc.Number)
+		if err != nil {
+			return nil, fmt.Errorf("%s: number %w", w, err)
+		}
+		s := dispatch.Sender{Number: num, Type: dispatch.SenderType(sc.Type), Countries: sc.Countries}
+		if s.Type == "" {
+			s.Type = dispatch.SenderType("standard")
+		}
+		chans := sc.Channels
+		if len(chans) == 0 {
+			chans = []string{"sms"}
+		}
+		for _, c := range chans {
+			switch c {
+			case "sms":
+				s.SMS = true
+			case "voice":
+				s.Voice = true
+			default:
+				return nil, fmt.Errorf("%s: channel %q must be sms or voice", w, c)
+			}
+		}
+		for j, c := range s.Countries {
+			if !phone.ValidRegion(c) {
+				return nil, fmt.Errorf("%s: country %q is not an ISO region", w, c)
+			}
+			s.Countries[j] = strings.ToUpper(c)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// account turns a config block into a dispatch.Account; main supplies inherited
+// credentials and hosts.
+func (h *Handler) account(where string, ac *AccountConfig, main *dispatch.Account, norm phone.Normalizer) (dispatch.Account, error) {
+	a := dispatch.Account{Name: ac.Name, AccountSID: ac.AccountSID, MessagingServiceSID: ac.MessagingServiceSID}
+	switch {
+	case ac.APIKeySID != "":
+		a.Username, a.Password = ac.APIKeySID, ac.APIKeySecret
+	case ac.AuthToken != "":
+		a.Username, a.Password = ac.AccountSID, ac.AuthToken
+	case main != nil:
+		a.Username, a.Password = main.Username, main.Password
+	}
+	var err error
+	inheritAPI, inheritStudio := "", ""
+	if main != nil {
+		inheritAPI, inheritStudio = main.APIBase, main.StudioBase
+	}
+	if a.APIBase, a.StudioBase, err = hosts(where, ac.APIURL, ac.StudioURL, ac.Edge, ac.Region, inheritAPI, inheritStudio); err != nil {
+		return a, err
+	}
+	if a.Senders, err = senders(where, ac.Senders, norm); err != nil {
+		return a, err
+	}
+	if ac.From != "" {
+		from, err := norm.NormalizeSender(ac.From)
+		if err != nil {
+			return a, fmt.Errorf("%sfrom: %w", where, err)
+		}
+		if len(a.Senders) > 0 {
+			return a, fmt.Errorf("%sfrom and sender are exclusive: list the from number as a sender", where)
+		}
+		a.Senders = []dispatch.Sender{{Number: from, Type: "standard", SMS: true, Voice: true}}
+	}
+	return a, nil
+}
+
+// buildRouter builds the main account, the country subaccounts and the fallback
+// chain, checking that each can serve the route's channel.
+func (h *Handler) buildRouter(norm phone.Normalizer) error {
+	mainCfg := AccountConfig{
+		Name: h.mainName(), AccountSID: h.AccountSID, From: h.From, MessagingServiceSID: h.MessagingServiceSID,
+		Senders: h.Senders, APIURL: h.APIURL, StudioURL: h.StudioURL, Edge: h.Edge, Region: h.Region,
+	}
+	switch h.Credentials {
+	case CredentialsStored:
+		mainCfg.AuthToken = h.AuthToken
+	case CredentialsAPIKey:
+		mainCfg.APIKeySID, mainCfg.APIKeySecret = h.APIKeySID, h.APIKeySecret
+	case CredentialsPassthrough:
+		// Checked per request: the caller's Basic credentials and account.
+		mainCfg.AccountSID = passthroughPlaceholderSID
+		mainCfg.AuthToken = "passthrough"
+	}
+	main, err := h.account("", &mainCfg, nil, norm)
+	if err != nil {
+		return err
+	}
+	var countries []dispatch.CountryRule
+	for i := range h.Subaccounts {
+		sc := &h.Subaccounts[i]
+		a, err := h.account(fmt.Sprintf("subaccount %s: ", sc.Prefix), &sc.AccountConfig, &main, norm)
+		if err != nil {
+			return err
+		}
+		countries = append(countries, dispatch.CountryRule{Prefix: sc.Prefix, Account: a})
+	}
+	var fallback []dispatch.Account
+	for i := range h.Fallback {
+		a, err := h.account(fmt.Sprintf("fallback[%d] %s: ", i, h.Fallback[i].Name), &h.Fallback[i], &main, norm)
+		if err != nil {
+			return err
+		}
+		fallback = append(fallback, a)
+	}
+	h.router, err = dispatch.NewRouter(main, countries, fallback)
+	if err != nil {
+		return err
+	}
+	// A pool must be able to serve the route's channel (a voice route needs a
+	// voice-capable number on every account). Studio takes From like SMS.
+	channel := dispatch.Channel(h.Channel)
+	if h.StudioFlowSID != "" {
+		channel = "sms"
+	}
+	check := func(where string, a *dispatch.Account) error {
+		if len(a.Senders) == 0 && a.MessagingServiceSID == "" {
+			return nil // the caller's own from field, or a mapping that needs none
+		}
+		if err := dispatch.ValidatePool(a, channel); err != nil {
+			return fmt.Errorf("%s%w", where, err)
+		}
+		return nil
+	}
+	if err := check("", &h.router.Main); err != nil {
+		return err
+	}
+	for i := range h.router.Countries {
+		if err := check("subaccount "+h.router.Countries[i].Prefix+": ", &h.router.Countries[i].Account); err != nil {
+			return err
+		}
+	}
+	for i := range h.router.Fallback {
+		if err := check(fmt.Sprintf("fallback[%d]: ", i), &h.router.Fallback[i]); err != nil {
+			return err
+		}
+	}
+	if h.StudioFlowSID != "" && len(h.Subaccounts)+len(h.Fallback) > 0 {
+		for i := range h.Subaccounts {
+			if h.Subaccounts[i].AuthToken == "" && h.Subaccounts[i].APIKeySID == "" {
+				return errors.New("subaccount " + h.Subaccounts[i].Prefix + ": Studio needs the subaccount's own auth_token or API key (Twilio does not accept the parent's credentials there)")
+			}
+		}
+	}
+	return nil
+}
+
+// passthroughPlaceholderSID stands for "the caller's account" in a passthrough
+// route's main account; it is replaced per request and never sent.
+const passthroughPlaceholderSID = "AC00000000000000000000000000000000"
