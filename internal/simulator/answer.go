@@ -3,6 +3,8 @@ package simulator
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -185,10 +187,7 @@ func writePartial(bw *bufio.Writer, status int, h http.Header, partial []byte) {
 // newSID returns prefix + 32 random lowercase hex digits, like every Twilio SID.
 func newSID(prefix string) string {
 	var b [16]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		b[i] = byte(hi >> (8 * i))
-		b[8+i] = byte(lo >> (8 * i))
-	}
-	return fmt.Sprintf("%s%x", prefix, b)
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return prefix + hex.EncodeToString(b[:])
 }

@@ -1,6 +1,7 @@
 package simulator_test
 
 import (
+	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -53,24 +54,30 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	}
 }
 
-// FuzzMessages feeds arbitrary form bodies to the Messages operation: the simulator must
-// answer 201 or 400 with a well-formed JSON body, never panic.
+// FuzzMessages feeds arbitrary form bodies to the Messages operation in both formats: the
+// simulator must answer 201 or 400 with a well-formed body, never panic.
 func FuzzMessages(f *testing.F) {
 	for _, seed := range []string{
 		okMessage.Encode(),
 		"To=%2B14155550100&MessagingServiceSid=MG0123456789abcdef0123456789abcdef&Body=x",
 		"To=%2B15005550002&From=%2B15005550007&Body=%F0%9F%98%80",
+		"To=%2B14155550100&From=ACME&Body=%00%1B%FF%3C%2FBody%3E",
 		"To=&From=&Body=",
 		"To=%zz",
 		"MediaUrl=a&MediaUrl=&To=%2B14155550100&From=ACME",
 	} {
-		f.Add(seed)
+		f.Add(seed, false)
+		f.Add(seed, true)
 	}
 	cfg := testConfig()
 	cfg.MaxRecords = 16
 	sim := simulator.New(cfg)
-	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest(http.MethodPost, messagesPath(mainSID, ".json"), strings.NewReader(body))
+	f.Fuzz(func(t *testing.T, body string, asXML bool) {
+		ext := ".json"
+		if asXML {
+			ext = ".xml"
+		}
+		req := httptest.NewRequest(http.MethodPost, messagesPath(mainSID, ext), strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(mainSID, mainToken)
 		w := httptest.NewRecorder()
@@ -78,6 +85,15 @@ func FuzzMessages(f *testing.F) {
 		if w.Code != http.StatusCreated && w.Code != http.StatusBadRequest {
 			t.Fatalf("status %d for %q", w.Code, body)
 		}
-		decodeJSON(t, w.Body.Bytes())
+		if !asXML {
+			decodeJSON(t, w.Body.Bytes())
+			return
+		}
+		var v struct {
+			XMLName xml.Name `xml:"TwilioResponse"`
+		}
+		if err := xml.Unmarshal(w.Body.Bytes(), &v); err != nil {
+			t.Fatalf("XML answer does not parse: %v: %s", err, w.Body.Bytes())
+		}
 	})
 }

@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -192,7 +193,7 @@ func (s *Simulator) readForm(w http.ResponseWriter, r *http.Request, x *exchange
 	if err := r.ParseForm(); err != nil {
 		msg := "Unable to parse the request body"
 		status := http.StatusBadRequest
-		if strings.Contains(err.Error(), "too large") {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			msg = "The request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes"
 			status = http.StatusRequestEntityTooLarge
 		}
