@@ -48,6 +48,9 @@ type SimulatorAccount struct {
 	APIKeys map[string]string `json:"api_keys,omitempty"`
 	// Senders, when set, are the only From values the account owns.
 	Senders []string `json:"senders,omitempty"`
+	// Flows, when set, are Studio flows (FW…) only this account may execute
+	// (not even its parent, as on Twilio).
+	Flows []string `json:"flows,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,7 +70,7 @@ func (s *Simulator) Provision(caddy.Context) error {
 			return fmt.Errorf("twilio_simulator: accounts[%d]: sid must be AC + 32 hex digits and auth_token must be set", i)
 		}
 		cfg.Accounts = append(cfg.Accounts, simulator.Account{
-			SID: a.SID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: a.APIKeys, Senders: a.Senders,
+			SID: a.SID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: a.APIKeys, Senders: a.Senders, Flows: a.Flows,
 		})
 	}
 	s.sim = simulator.New(cfg)
@@ -92,6 +95,7 @@ func parseSimulator(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    account        <AC…> <token> [parent <AC…>]
 //	    api_key        <AC…> <SK…> <secret>
 //	    sender         <AC…> <number>...
+//	    flow           <AC…> <FW…>...
 //	    max_concurrent <n>
 //	    latency        <duration>
 //	    max_records    <n>
@@ -147,6 +151,16 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("sender: declare account %s first", args[0])
 			}
 			a.Senders = append(a.Senders, args[1:]...)
+		case "flow":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.ArgErr()
+			}
+			a := find(args[0])
+			if a == nil {
+				return d.Errf("flow: declare account %s first", args[0])
+			}
+			a.Flows = append(a.Flows, args[1:]...)
 		case "max_concurrent", "max_records":
 			name := d.Val()
 			var val string
