@@ -1,0 +1,218 @@
+package caddymodule
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics exported to Caddy's metrics registry (the admin endpoint's /metrics):
+//
+//	twilio_sms_requests_total{route,mapping,api,outcome,error_code}    counter
+//	twilio_sms_upstream_duration_seconds{account,api,status_class}     histogram
+//	twilio_sms_retries_total{account}                                  counter
+//	twilio_sms_fallbacks_total{from,to}                                counter
+//	twilio_sms_breaker_state{account,state}                            gauge, 1 for the current state
+//	twilio_sms_duplicates_suppressed_total{route}                      counter
+//	twilio_sms_rate_limited_total{route,kind}                          counter
+//	twilio_sms_upstream_in_flight{account}                             gauge
+//	twilio_sms_upstream_queue_waiting{account}                         gauge
+//
+// Label values come only from configuration and from bounded sets: route names,
+// account labels, mapping names, API names, outcomes, Twilio error codes and
+// status classes. Never a phone number, a sender, a message text, a code or a
+// credential: a label per destination would both leak personal data into the
+// monitoring system and grow without bound.
+//
+// The collectors are created once per process and registered into each config's
+// registry, so values survive reloads (as caddy-ratelimit and reverse_proxy do).
+type metrics struct {
+	requests     *prometheus.CounterVec
+	upstreamTime *prometheus.HistogramVec
+	retries      *prometheus.CounterVec
+	fallbacks    *prometheus.CounterVec
+	breakerState *prometheus.GaugeVec
+	duplicates   *prometheus.CounterVec
+	rateLimits   *prometheus.CounterVec
+	inFlight     *prometheus.GaugeVec
+	waiting      *prometheus.GaugeVec
+}
+
+// Breaker states, as the state label of twilio_sms_breaker_state.
+const (
+	breakerClosed   = "closed"
+	breakerOpen     = "open"
+	breakerHalfOpen = "half_open"
+)
+
+var breakerStates = [...]string{breakerClosed, breakerOpen, breakerHalfOpen}
+
+// upstreamBuckets cover 5 ms (a loopback simulator) to 10 s (past any sensible
+// timeout), denser where Twilio's answers fall (100 ms to 2 s).
+var upstreamBuckets = []float64{.005, .01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}
+
+var (
+	metricsOnce sync.Once
+	allMetrics  *metrics
+)
+
+func newMetrics() *metrics {
+	const ns = "twilio_sms"
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "requests_total",
+			Help: "Requests answered by twilio_sms, by route, mapping, Twilio API, outcome and error code (empty when none).",
+		}, []string{"route", "mapping", "api", "outcome", "error_code"}),
+		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "upstream_duration_seconds",
+			Help:    "Time of each call to Twilio, by account label, API and HTTP status class (2xx, 4xx, 5xx, or none when no answer was read).",
+			Buckets: upstreamBuckets,
+		}, []string{"account", "api", "status_class"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "retries_total",
+			Help: "Calls to Twilio repeated after a failure that guaranteed nothing was sent, by account label.",
+		}, []string{"account"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "fallbacks_total",
+			Help: "Requests moved from one account to a fallback account, by account labels.",
+		}, []string{"from", "to"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "breaker_state",
+			Help: "Circuit breaker state per account label: 1 for the current state (closed, open, half_open), 0 for the others.",
+		}, []string{"account", "state"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "duplicates_suppressed_total",
+			Help: "Repeated identical requests answered without sending again, by route.",
+		}, []string{"route"}),
+		rateLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "rate_limited_total",
+			Help: "Requests refused by the adapter's own limits, by route and kind (destination, caller, country).",
+		}, []string{"route", "kind"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "upstream_in_flight",
+			Help: "Calls to Twilio in progress, by account label.",
+		}, []string{"account"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "upstream_queue_waiting",
+			Help: "Requests waiting for a free slot to call Twilio, by account label.",
+		}, []string{"account"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.fallbacks,
+		m.breakerState, m.duplicates, m.rateLimits, m.inFlight, m.waiting}
+}
+
+// provisionMetrics returns the process-wide collectors, registered into this
+// config's registry. Registering again into a registry that has them (several
+// twilio_sms handlers in one config) is not an error.
+func provisionMetrics(ctx caddy.Context) (*metrics, error) {
+	metricsOnce.Do(func() { allMetrics = newMetrics() })
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return allMetrics, nil
+	}
+	for _, c := range allMetrics.collectors() {
+		if err := reg.Register(c); err != nil {
+			if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok && are.ExistingCollector == c {
+				continue
+			}
+			return nil, err
+		}
+	}
+	return allMetrics, nil
+}
+
+// request counts one answered request. errorCode 0 means none.
+func (m *metrics) request(route, mapping, api, outcome string, errorCode int) {
+	if m == nil {
+		return
+	}
+	code := ""
+	if errorCode != 0 {
+		code = strconv.Itoa(errorCode)
+	}
+	m.requests.WithLabelValues(route, mapping, api, outcome, code).Inc()
+}
+
+// upstream observes one call to Twilio; status 0 means no HTTP answer was read.
+func (m *metrics) upstream(account, api string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.upstreamTime.WithLabelValues(account, api, statusClass(status)).Observe(d.Seconds())
+}
+
+// retry counts one repeated call to Twilio.
+func (m *metrics) retry(account string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(account).Inc()
+}
+
+// fallback counts one move from account from to account to.
+func (m *metrics) fallback(from, to string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(from, to).Inc()
+}
+
+// breaker records an account's breaker state: closed, open or half_open.
+func (m *metrics) breaker(account, state string) {
+	if m == nil {
+		return
+	}
+	for _, s := range breakerStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.breakerState.WithLabelValues(account, s).Set(v)
+	}
+}
+
+// duplicate counts one request answered from the duplicate cache.
+func (m *metrics) duplicate(route string) {
+	if m == nil {
+		return
+	}
+	m.duplicates.WithLabelValues(route).Inc()
+}
+
+// rateLimited counts one request refused by a limit: destination, caller or country.
+func (m *metrics) rateLimited(route, kind string) {
+	if m == nil {
+		return
+	}
+	m.rateLimits.WithLabelValues(route, kind).Inc()
+}
+
+// queue records an account's calls in flight and requests waiting for a slot.
+func (m *metrics) queue(account string, inFlight, waiting int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(account).Set(float64(inFlight))
+	m.waiting.WithLabelValues(account).Set(float64(waiting))
+}
+
+func statusClass(status int) string {
+	switch {
+	case status >= 200 && status < 300:
+		return "2xx"
+	case status >= 300 && status < 400:
+		return "3xx"
+	case status >= 400 && status < 500:
+		return "4xx"
+	case status >= 500 && status < 600:
+		return "5xx"
+	}
+	return "none"
+}
