@@ -139,6 +139,12 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 		return true
 	}
 
+	if err := ctx.Err(); err != nil { // ended while waiting or building: send nothing
+		ticket.Cancel()
+		res.add(a, nil, err, Retryable, ReasonNoBudget, time.Since(start))
+		return false
+	}
+
 	var (
 		o   *twilio.Outcome
 		dec Decision
@@ -162,6 +168,11 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 			break
 		}
 		if d.sleep(ctx, wait) != nil {
+			break
+		}
+		// A late wake-up (a loaded machine) may have eaten the budget: an
+		// attempt cut by the deadline would turn "not sent" into "unknown".
+		if !d.affords(ctx, 0) {
 			break
 		}
 		res.Retries++

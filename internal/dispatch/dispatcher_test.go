@@ -249,8 +249,17 @@ func TestSendNeverSleepsPastTheBudget(t *testing.T) {
 			if time.Now().After(deadline.Add(time.Second)) {
 				t.Fatalf("Send returned %v after the deadline", time.Since(deadline))
 			}
-			if res.Decision != Retryable || res.MayHaveSent() {
-				t.Fatalf("result %v, want retryable and nothing sent", res)
+			// Every attempt starts with at least MinAttempt left, also after a
+			// late wake-up. On a very loaded machine a local request may still
+			// take longer than that: the last attempt is then ambiguous (Final,
+			// timeout) and must not be retried.
+			last := res.Attempts[len(res.Attempts)-1]
+			switch {
+			case res.Decision == Retryable && !res.MayHaveSent():
+			case res.Decision == Final && last.Reason == ReasonTimeout && res.MayHaveSent() && last.Duration >= tt.minAttempt:
+				t.Logf("the last attempt outlived the deadline: %v", res)
+			default:
+				t.Fatalf("result %v, want retryable (or a final timeout after MinAttempt on a loaded machine)", res)
 			}
 			if int64(res.Retries)+1 != main.requests.Load() {
 				t.Fatalf("retries=%d but main got %d requests", res.Retries, main.requests.Load())

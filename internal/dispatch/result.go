@@ -25,6 +25,7 @@ const (
 	ReasonQueueFull   = "queue_full"   // skipped: the account's wait queue is full
 	ReasonNoSlot      = "no_slot"      // no limiter slot before the time budget ran out
 	ReasonBuild       = "build"        // the request could not be built for this account
+	ReasonNoBudget    = "no_budget"    // the context ended before the request could start
 )
 
 var (

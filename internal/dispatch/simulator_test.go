@@ -38,6 +38,13 @@ func newSimTenant(t *testing.T, cfg simulator.Config) *simTenant {
 func (s *simTenant) accepted(a Account) int64 { return s.sim.Stats().PerAccount[a.AccountSID].Accepted }
 func (s *simTenant) requests(a Account) int64 { return s.sim.Stats().PerAccount[a.AccountSID].Requests }
 
+// settled reports whether every request the simulator got has been counted
+// (Requests = Accepted + Rejected once every request is answered).
+func (s *simTenant) settled() bool {
+	st := s.sim.Stats()
+	return st.Requests == st.Accepted+st.Rejected
+}
+
 func TestSimulatorFaults(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -91,6 +98,9 @@ func TestSimulatorFaults(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			res := d.Send(ctx, []*Account{&s.main, &s.backup}, buildMessage("+14155550100"))
+			// The simulator counts a request when its handler ends, which may be
+			// just after the client gave up on it.
+			waitFor(t, "the simulator to finish", s.settled)
 			if res.Decision != tt.want || res.Retries != tt.wantRetries || res.MayHaveSent() != tt.wantMaybeSent {
 				t.Errorf("result %v; want %v with %d retries, may have sent %t", res, tt.want, tt.wantRetries, tt.wantMaybeSent)
 			}
@@ -179,6 +189,7 @@ func TestSimulatorBurstAdapts(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	waitFor(t, "the simulator to finish", s.settled)
 	if got, want := s.accepted(s.main)+s.accepted(s.backup), int64(accepted["main"]+accepted["backup"]); got != want {
 		t.Fatalf("Twilio created %d messages for %d accepted Sends", got, want)
 	}
