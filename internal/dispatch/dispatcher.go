@@ -36,6 +36,10 @@ type Dispatcher struct {
 	// deadline. Starting a request that the deadline then cuts would turn a
 	// definite "not sent" into an ambiguous one. Default DefaultMinAttempt.
 	MinAttempt time.Duration
+	// KeepReplyBody keeps Outcome.Body, Twilio's raw reply, in the Result. It
+	// echoes the message text, so it is dropped unless a passthrough dialect
+	// that relays Twilio's reply needs it.
+	KeepReplyBody bool
 	// Jitter returns a random duration in [0, max] and Sleep waits d or until
 	// ctx ends. Nil means the real ones (math/rand/v2 and a timer); tests inject
 	// their own. Budgets are always measured with the real clock, like ctx's
@@ -117,10 +121,10 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 	if err := st.Limiter.acquire(ctx, stopAt); err != nil {
 		ticket.Cancel()
 		if errors.Is(err, ErrQueueFull) {
-			res.add(a, nil, err, FallbackOK, ReasonQueueFull, time.Now().Sub(start))
+			res.add(a, nil, err, FallbackOK, ReasonQueueFull, time.Since(start))
 			return true
 		}
-		res.add(a, nil, err, Retryable, ReasonNoSlot, time.Now().Sub(start))
+		res.add(a, nil, err, Retryable, ReasonNoSlot, time.Since(start))
 		return false
 	}
 	defer st.Limiter.release()
@@ -132,10 +136,10 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 	if err != nil {
 		ticket.Cancel()
 		if last {
-			res.add(a, nil, err, Final, ReasonBuild, time.Now().Sub(start))
+			res.add(a, nil, err, Final, ReasonBuild, time.Since(start))
 			return false
 		}
-		res.add(a, nil, err, FallbackOK, ReasonBuild, time.Now().Sub(start))
+		res.add(a, nil, err, FallbackOK, ReasonBuild, time.Since(start))
 		return true
 	}
 
@@ -152,8 +156,11 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 	for n := 0; ; n++ {
 		t0 := time.Now()
 		o, err = d.Client.Send(ctx, req)
+		if o != nil && !d.KeepReplyBody {
+			o.Body = nil
+		}
 		dec = d.Policy.Classify(o, err)
-		res.add(a, o, err, dec, reasonOf(err), time.Now().Sub(t0))
+		res.add(a, o, err, dec, reasonOf(err), time.Since(t0))
 		if o != nil {
 			st.Limiter.Observe(o.ConcurrentRequests, is429(o))
 		}

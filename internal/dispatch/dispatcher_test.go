@@ -466,6 +466,9 @@ func TestResultHasNoMessageText(t *testing.T) {
 			if got, _ := main.lastBody.Load().(string); got != testBody {
 				t.Fatalf("the fake got body %q: the test would prove nothing", got)
 			}
+			if res.Outcome != nil && res.Outcome.Body != nil {
+				t.Errorf("Outcome.Body kept without KeepReplyBody: %q", res.Outcome.Body)
+			}
 			js, err := json.Marshal(res)
 			if err != nil {
 				t.Fatal(err)
@@ -487,6 +490,19 @@ func TestResultHasNoMessageText(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKeepReplyBody(t *testing.T) {
+	main := newFake(t, created)
+	d := newDispatcher(DefaultPolicy(), StateConfig{})
+	d.KeepReplyBody = true
+	res := d.Send(context.Background(), []*Account{withBase(acct("main", 1), main.URL())}, buildMessage("+14155550100"))
+	if res.Decision != Accepted || !strings.Contains(string(res.Outcome.Body), `"sid":"SM`) {
+		t.Fatalf("result %v, body %q", res, res.Outcome.Body)
+	}
+	if strings.Contains(res.String(), testCode) {
+		t.Fatal("String shows the kept body")
 	}
 }
 

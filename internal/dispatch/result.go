@@ -63,12 +63,12 @@ type Attempt struct {
 // was sent; Retryable means the time budget, the retries or the plan ran out on
 // answers that prove nothing was sent, so the caller may try again later.
 //
-// Outcome is Twilio's last answer as the client returned it. Its Body field is
-// Twilio's raw reply, which echoes the message text on success: only a
-// passthrough dialect may relay it, nothing may log it. Every other part of a
-// Result, and its String, GoString and MarshalJSON forms, carries no message text.
+// A Result carries no message text: Outcome.Body (Twilio's raw reply, which
+// echoes the text) is dropped unless Dispatcher.KeepReplyBody is set for a
+// passthrough dialect, and even then String, GoString and MarshalJSON leave it out.
 type Result struct {
-	// Outcome is Twilio's last answer, nil if the last step got none.
+	// Outcome is Twilio's last answer, nil if the last step got none. Its Body
+	// is nil unless Dispatcher.KeepReplyBody is set.
 	Outcome *twilio.Outcome
 	// Err is the last error: a *twilio.SendError, a build error, ErrBreakerOpen,
 	// ErrQueueFull, ErrNoBudget, ErrEmptyPlan or the context's error.
