@@ -129,7 +129,7 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 		return nil, errAt("request.max_body_bytes", errors.New("must be between 1 and 10485760"))
 	}
 
-	m.methods = spec.Request.Methods
+	m.methods = slices.Clone(spec.Request.Methods) // the spec may be compiled again
 	if len(m.methods) == 0 {
 		m.methods = []string{http.MethodPost}
 	}
@@ -190,6 +190,27 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 
 	c := &compiler{options: m.options, templates: m.templates, fallback: spec.TemplateFallback}
 	c.funcs = c.functions()
+
+	// Checks see the effective options only, and run once, here.
+	for i, ch := range spec.Checks {
+		where := fmt.Sprintf("checks[%d]", i)
+		p, err := c.compile(ch.Expr, map[string]any{"options": m.options}, kindBool)
+		if err != nil {
+			return nil, errAt(where, err)
+		}
+		ok, err := p.run(map[string]any{"options": m.options})
+		if err != nil {
+			return nil, errAt(where, err)
+		}
+		if ok != true {
+			msg := ch.Message
+			if msg == "" {
+				msg = "does not hold: " + ch.Expr
+			}
+			return nil, errAt(where, errors.New(msg))
+		}
+	}
+
 	env := c.baseEnv()
 
 	// Fields, in order: each sees only the fields before it.
@@ -237,8 +258,8 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 			if err != nil {
 				return nil, errAt(fmt.Sprintf("%s.from[%d]", where, j), err)
 			}
-			if strings.HasPrefix(s, "path:") && (m.path == nil || !strings.Contains(m.path.pattern, "{"+strings.TrimPrefix(s, "path:")+"}")) && s != "path:ext" {
-				return nil, errAt(fmt.Sprintf("%s.from[%d]", where, j), fmt.Errorf("request.path has no {%s}", strings.TrimPrefix(s, "path:")))
+			if name, ok := strings.CutPrefix(s, "path:"); ok && (m.path == nil || !strings.Contains(m.path.pattern, "{"+name+"}")) {
+				return nil, errAt(fmt.Sprintf("%s.from[%d]", where, j), fmt.Errorf("request.path has no {%s}", name))
 			}
 			m.needsBasic = m.needsBasic || src.basic
 			f.sources = append(f.sources, src)
@@ -446,6 +467,12 @@ func (c *compiler) compileCases(cases Cases, env map[string]any, where, defStatu
 			}
 			if cc.root != "json" && cc.root != "xml" {
 				return nil, fail(".root", errors.New(`format twilio takes root "json" or "xml"`))
+			}
+			if cc.body, err = c.compileTree(rc.Body, env); err != nil {
+				return nil, fail(".body", err)
+			}
+			if cc.body != nil && cc.body.kind != nodeObject {
+				return nil, fail(".body", errors.New("a twilio body must be an object"))
 			}
 		case ReplyEmpty:
 		default:

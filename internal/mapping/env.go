@@ -3,7 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -55,6 +55,35 @@ type program struct {
 	isLit bool
 	lit   any
 	prog  *vm.Program
+	// fields are the mapping fields the expression reads, in order of first use,
+	// so that an input error raised by a function can name the field at fault.
+	fields []string
+}
+
+// blame is the field an input error in this expression is about: the field
+// itself, the only field it reads, or def.
+func (p *program) blame(def string) string {
+	if p.field != "" {
+		return p.field
+	}
+	if len(p.fields) == 1 {
+		return p.fields[0]
+	}
+	return def
+}
+
+// asInputError returns err as an *InputError about field when a function failed
+// on what the caller sent (twiml, json_object), or nil.
+func asInputError(err error, field string) *InputError {
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		return nil
+	}
+	out := *ie
+	if out.Field == "" {
+		out.Field = field
+	}
+	return &out
 }
 
 var vmPool = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: exprMemoryBudget} }}
@@ -137,6 +166,8 @@ func (c *compiler) compile(src string, env map[string]any, kind int) (*program, 
 		return nil, check.err
 	}
 	p := &program{src: src, prog: prog}
+	root := prog.Node()
+	ast.Walk(&root, fieldUses{env: env, out: &p.fields})
 	switch n := prog.Node().(type) {
 	case *ast.IdentifierNode:
 		if _, isField := env[n.Value].(string); isField && kind == kindAny {
@@ -156,6 +187,22 @@ func (c *compiler) compile(src string, env map[string]any, kind int) (*program, 
 		}
 	}
 	return p, nil
+}
+
+// fieldUses collects the identifiers that are mapping fields (strings in env).
+type fieldUses struct {
+	env map[string]any
+	out *[]string
+}
+
+func (f fieldUses) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if _, isField := f.env[id.Value].(string); isField && !slices.Contains(*f.out, id.Value) {
+		*f.out = append(*f.out, id.Value)
+	}
 }
 
 // optionCheck rejects options.<name> for names the mapping does not declare, so a
@@ -201,5 +248,3 @@ func withField(env map[string]any, name string) map[string]any {
 	out[name] = ""
 	return out
 }
-
-var _ = reflect.String

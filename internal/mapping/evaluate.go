@@ -61,6 +61,10 @@ func (m *Mapping) Extract(in *Inbound, route Route) (*Values, error) {
 		if val == "" && f.value != nil {
 			var err error
 			if val, err = f.value.runString(v.env); err != nil {
+				if ie := asInputError(err, f.name); ie != nil {
+					m.clearFrom(v, i)
+					return v, ie
+				}
 				return v, fmt.Errorf("mapping %s: field %q: %w", m.file, f.name, err)
 			}
 		}
@@ -69,15 +73,20 @@ func (m *Mapping) Extract(in *Inbound, route Route) (*Values, error) {
 		}
 		norm, err := m.check(f, val)
 		if err != nil {
-			v.env[f.name] = ""
-			for _, rest := range m.fields[i+1:] {
-				v.env[rest.name] = ""
-			}
+			m.clearFrom(v, i)
 			return v, err
 		}
 		v.env[f.name] = norm
 	}
 	return v, nil
+}
+
+// clearFrom empties field i and every later one, so replies to a request that
+// failed at field i never see half-read values.
+func (m *Mapping) clearFrom(v *Values, i int) {
+	for _, rest := range m.fields[i:] {
+		v.env[rest.name] = ""
+	}
 }
 
 func (m *Mapping) check(f *field, val string) (string, error) {
@@ -157,16 +166,16 @@ func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 	list := m.params[api]
 	out := make(url.Values, len(list)+2)
 	for _, p := range list {
+		name := p.prog.blame(p.name)
 		s, err := p.prog.runString(v.env)
 		if err != nil {
+			if ie := asInputError(err, name); ie != nil {
+				return nil, ie
+			}
 			return nil, fmt.Errorf("mapping %s: twilio.%s.%s: %w", m.file, api, p.name, err)
 		}
 		if s == "" {
 			continue
-		}
-		name := p.name
-		if p.prog.field != "" {
-			name = p.prog.field
 		}
 		switch {
 		case p.name == "Body" && utf8.RuneCountInString(s) > MaxBodyChars:
@@ -174,9 +183,13 @@ func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 		case p.name == "Twiml" && utf8.RuneCountInString(s) > MaxTwimlChars:
 			return nil, &InputError{Field: name, Reason: fmt.Sprintf("makes TwiML longer than Twilio's %d-character limit", MaxTwimlChars)}
 		case p.name == "Parameters":
-			if _, err := RepairJSONObject(s); err != nil {
+			// Studio reads Parameters as a JSON object: send the repaired form, so
+			// {"OTP":012345} arrives as {"OTP":"012345"}.
+			j, err := RepairJSONObject(s)
+			if err != nil {
 				return nil, &InputError{Field: name, Reason: "does not give Studio a JSON object: " + err.Error()}
 			}
+			s = j
 		}
 		out[p.name] = []string{s}
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 )
 
 // placeholderRE matches {{ name }} like Logto's replaceSendMessageHandlebars.
@@ -22,7 +24,11 @@ var placeholderRE = regexp.MustCompile(`{{\s*([\w.]+)\s*}}`)
 //	twiml(s, voice, lang)   the same with <Say voice= language=>
 //	json(v)                 compact JSON encoding of v
 //	json_object(s)          s repaired into a JSON object ({"OTP":012345} keeps its digits)
-//	mask(s)                 a phone number with its middle hidden
+//	mask(s)                 a phone number with its middle hidden (phone.Mask)
+//
+// twiml and json_object fail on what the caller sent (a forbidden TwiML verb, a
+// message that is not a JSON object): those failures are *InputError values, so
+// the request is answered as invalid input naming the field, not as a mapping bug.
 func (c *compiler) functions() []expr.Option {
 	return []expr.Option{
 		expr.Function("template", func(p ...any) (any, error) {
@@ -43,17 +49,25 @@ func (c *compiler) functions() []expr.Option {
 			if len(p) == 3 {
 				voice, lang = p[1].(string), p[2].(string)
 			}
-			return TwiML(p[0].(string), voice, lang)
+			out, err := TwiML(p[0].(string), voice, lang)
+			if err != nil {
+				return nil, &InputError{Reason: "cannot be spoken: " + err.Error()}
+			}
+			return out, nil
 		}, new(func(string) string), new(func(string, string, string) string)),
 		expr.Function("json", func(p ...any) (any, error) {
 			b, err := json.Marshal(p[0])
 			return string(b), err
 		}, new(func(any) string)),
 		expr.Function("json_object", func(p ...any) (any, error) {
-			return RepairJSONObject(p[0].(string))
+			out, err := RepairJSONObject(p[0].(string))
+			if err != nil {
+				return nil, &InputError{Reason: err.Error()}
+			}
+			return out, nil
 		}, new(func(string) string)),
 		expr.Function("mask", func(p ...any) (any, error) {
-			return maskPhone(p[0].(string)), nil
+			return phone.Mask(p[0].(string)), nil
 		}, new(func(string) string)),
 	}
 }
@@ -120,23 +134,6 @@ func spaced(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// maskPhone keeps "+", up to 4 leading digits and the last 3, hiding the rest,
-// and never shows more than half of the digits.
-func maskPhone(s string) string {
-	d := []rune(s)
-	n := len(d)
-	if n <= 4 {
-		return strings.Repeat("•", n)
-	}
-	head := 0
-	if d[0] == '+' {
-		head = 1
-	}
-	keepHead := min(4, (n-head)/4)
-	keepTail := min(3, (n-head)/4)
-	return string(d[:head+keepHead]) + strings.Repeat("•", n-head-keepHead-keepTail) + string(d[n-keepTail:])
 }
 
 var errNotObject = errors.New("is not a JSON object")

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -128,11 +129,24 @@ func (m *Mapping) parseBody(in *Inbound) error {
 		in.Form = form
 	case FormatJSON:
 		if !gjson.ValidBytes(body) {
-			return &InputError{Field: "body", Reason: "is not valid JSON"}
+			// Products that paste a macro into a JSON template unescaped send
+			// raw line breaks inside strings: escape those, nothing else.
+			fixed, changed := escapeControlInStrings(body)
+			if !changed || !gjson.ValidBytes(fixed) {
+				return &InputError{Field: "body", Reason: "is not valid JSON"}
+			}
+			body = fixed
 		}
 		in.JSON = body
 	case FormatXML:
 		x, err := flattenXML(body)
+		if err != nil {
+			// The same products paste "&" into XML unescaped: read a bare
+			// "&" as "&amp;" and try once more.
+			if fixed, changed := escapeBareAmpersands(body); changed {
+				x, err = flattenXML(fixed)
+			}
+		}
 		if err != nil {
 			return &InputError{Field: "body", Reason: "is not valid XML: " + err.Error()}
 		}
@@ -222,6 +236,70 @@ func flattenXML(body []byte) (map[string]string, error) {
 		return nil, errSimple("incomplete document")
 	}
 	return out, nil
+}
+
+// escapeControlInStrings escapes control characters (U+0000 to U+001F) that
+// appear inside JSON strings, which JSON forbids raw. It reports whether it
+// changed anything.
+func escapeControlInStrings(body []byte) ([]byte, bool) {
+	const hex = "0123456789abcdef"
+	var out []byte
+	inString, escaped := false, false
+	for i, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString && c < 0x20:
+			if out == nil {
+				out = append(make([]byte, 0, len(body)+16), body[:i]...)
+			}
+			switch c {
+			case '\n':
+				out = append(out, '\\', 'n')
+			case '\r':
+				out = append(out, '\\', 'r')
+			case '\t':
+				out = append(out, '\\', 't')
+			default:
+				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return body, false
+	}
+	return out, true
+}
+
+// entityRE matches what may follow "&" in well-formed XML.
+var entityRE = regexp.MustCompile(`^&(?:[A-Za-z_][A-Za-z0-9._-]*|#[0-9]+|#x[0-9A-Fa-f]+);`)
+
+// escapeBareAmpersands turns every "&" that does not start an entity or
+// character reference into "&amp;". It reports whether it changed anything.
+func escapeBareAmpersands(body []byte) ([]byte, bool) {
+	if bytes.IndexByte(body, '&') < 0 {
+		return body, false
+	}
+	var out []byte
+	changed := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c == '&' && !entityRE.Match(body[i:min(len(body), i+40)]) {
+			out = append(out, "&amp;"...)
+			changed = true
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, changed
 }
 
 type errSimple string

@@ -190,10 +190,20 @@ func (p *lenientParser) str() (string, error) {
 	return "", errors.New("has an unterminated string")
 }
 
-// bare reads an unquoted token up to the next delimiter.
+// bare reads an unquoted token up to the next delimiter. A placeholder the
+// product left unreplaced, such as ${otp}, is read whole, braces included.
 func (p *lenientParser) bare() string {
 	start := p.i
+	closing := true // whether a "}" may still follow
 	for p.i < len(p.s) && strings.IndexByte(",}]", p.s[p.i]) < 0 {
+		if closing && strings.HasPrefix(p.s[p.i:], "${") {
+			end := strings.IndexByte(p.s[p.i:], '}')
+			if end > 0 {
+				p.i += end + 1
+				continue
+			}
+			closing = false
+		}
 		p.i++
 	}
 	return strings.TrimSpace(p.s[start:p.i])
@@ -241,7 +251,9 @@ func writeJSONString(out *bytes.Buffer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == 0xFFFD && size == 1:
+		case r == utf8.RuneError:
+			// An invalid byte and a real U+FFFD come out the same, so that
+			// repairing twice changes nothing.
 			out.WriteString(`\ufffd`)
 		case r == '\u2028' || r == '\u2029':
 			out.WriteString(`\u202`)

@@ -112,7 +112,15 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 			contentType = "application/x-www-form-urlencoded"
 		}
 	case ReplyTwilio:
-		ct, err := writeTwilio(&buf, rc.root, res)
+		var own []byte
+		if rc.body != nil && !hasTwilioJSON(res) {
+			var tmp bytes.Buffer
+			if err := writeJSON(&tmp, rc.body, env); err != nil {
+				return fail(".body", err)
+			}
+			own = tmp.Bytes()
+		}
+		ct, err := writeTwilio(&buf, rc.root, res, own)
 		if err != nil {
 			return fail(".body", err)
 		}
@@ -275,13 +283,21 @@ func scalarText(n *node, env map[string]any) (string, error) {
 	return n.prog.runString(env)
 }
 
+func hasTwilioJSON(res *Result) bool {
+	return len(res.TwilioBody) > 0 && gjson.ValidBytes(res.TwilioBody)
+}
+
 // writeTwilio relays Twilio's own reply (the Twilio-compatible dialect). Twilio's
 // JSON is passed through when the caller wants JSON; for XML it is converted to
 // Twilio's XML shape. When there is no Twilio body (the adapter answered by
-// itself), an equivalent body is synthesized from the result.
-func writeTwilio(buf *bytes.Buffer, want string, res *Result) (string, error) {
+// itself), the mapping's own body (a JSON object, when given) or an equivalent
+// summary of the result stands in for it.
+func writeTwilio(buf *bytes.Buffer, want string, res *Result, own []byte) (string, error) {
 	body := res.TwilioBody
-	isJSON := len(body) > 0 && gjson.ValidBytes(body)
+	isJSON := hasTwilioJSON(res)
+	if !isJSON && own != nil {
+		body, isJSON = own, true
+	}
 	if want == "json" {
 		if isJSON {
 			buf.Write(body)

@@ -27,12 +27,25 @@ type Spec struct {
 	// TemplateRequires lists placeholders every template must contain, e.g. ["code"]:
 	// a template without {{code}} would send an SMS without the code.
 	TemplateRequires []string `json:"template_requires,omitempty"`
+	// Checks are rules over the effective options, checked once by Compile after
+	// the route's overrides: a route whose options break one fails to provision
+	// with the check's message (e.g. two markers where one contains the other).
+	Checks []CheckSpec `json:"checks,omitempty"`
 	// Fields are read or computed in order; later fields may use earlier ones.
 	Fields []FieldSpec `json:"fields"`
 	// Twilio maps fields onto each Twilio API's form parameters.
 	Twilio TwilioSpec `json:"twilio"`
 	// Reply says what the caller gets back.
 	Reply ReplySpec `json:"reply"`
+}
+
+// CheckSpec is one provisioning rule.
+type CheckSpec struct {
+	// Expr is a boolean expression that sees only options, e.g.
+	// "options.risk_check in ['enable', 'disable']".
+	Expr string `json:"expr"`
+	// Message tells the operator what is wrong when Expr is false.
+	Message string `json:"message"`
 }
 
 // RequestSpec describes the inbound request.
@@ -122,7 +135,7 @@ func (c *Cases) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var many []ReplyCase
-	if err := json.Unmarshal(b, &many); err != nil {
+	if err := strictUnmarshal(b, &many); err != nil {
 		return err
 	}
 	*c = many
@@ -145,7 +158,10 @@ type ReplyCase struct {
 	// elements under Root; keys starting with "@" are attributes), "text" (a single
 	// expression), "form" (an object of expressions, form-encoded), "twilio" (Twilio's
 	// own reply relayed, as JSON or, with Root "xml", converted to Twilio's XML) or
-	// "empty".
+	// "empty". With format twilio, Body is optional: an object like format json's
+	// (snake_case keys such as code, message, more_info, status) used instead of
+	// the built-in summary when Twilio gave no body to relay, that is when the
+	// adapter answered by itself (bad input, rate limit, Twilio unreachable).
 	Format string `json:"format,omitempty"`
 	// Root is the XML root element (format xml), or "json"/"xml" for format twilio.
 	Root string `json:"root,omitempty"`
@@ -182,24 +198,39 @@ func position(data []byte, err error) string {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		off = se.Offset
+		off = se.Offset - 1 // the offending character, not the one after it
 	case errors.As(err, &te):
-		off = te.Offset
+		off = te.Offset - 1 // the value's last character
 	}
 	if off < 0 {
 		// DisallowUnknownFields errors carry no offset: find the key's first use.
 		const p = `json: unknown field "`
 		if msg := err.Error(); len(msg) > len(p) && msg[:len(p)] == p {
-			key := msg[len(p) : len(msg)-1]
-			if i := bytes.Index(data, []byte(`"`+key+`"`)); i >= 0 {
-				off = int64(i) + 1
-			}
+			off = keyOffset(data, msg[len(p):len(msg)-1])
 		}
 	}
 	if off < 0 {
 		return ""
 	}
 	return lineCol(data, int(off))
+}
+
+// keyOffset finds the first place "key" is used as an object key (followed by
+// a colon), -1 if none: the same text may appear earlier as a value.
+func keyOffset(data []byte, key string) int64 {
+	quoted := []byte(`"` + key + `"`)
+	for start := 0; ; {
+		i := bytes.Index(data[start:], quoted)
+		if i < 0 {
+			return -1
+		}
+		at := start + i
+		rest := bytes.TrimLeft(data[at+len(quoted):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			return int64(at)
+		}
+		start = at + 1
+	}
 }
 
 func lineCol(data []byte, off int) string {

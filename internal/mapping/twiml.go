@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -141,6 +142,7 @@ func encodeFragment(enc *xml.Encoder, fragment, voice, language string) error {
 				if err := flush(); err != nil {
 					return err
 				}
+				t.Attr = verbAttrs(name, t.Attr)
 				if name == "Say" {
 					t = withDefaultAttrs(t, voice, language)
 				}
@@ -148,8 +150,9 @@ func encodeFragment(enc *xml.Encoder, fragment, voice, language string) error {
 				if stack[1] != "Say" || !ssml[name] {
 					return errVerbNotAllowed
 				}
+				t.Attr = plainAttrs(t.Attr)
 			}
-			t.Name.Space, t.Attr = "", plainAttrs(t.Attr)
+			t.Name.Space = ""
 			if err := enc.EncodeToken(t); err != nil {
 				return err
 			}
@@ -167,6 +170,9 @@ func encodeFragment(enc *xml.Encoder, fragment, voice, language string) error {
 			if len(stack) == 1 {
 				pending.Write(t)
 				continue
+			}
+			if stack[1] == "Pause" {
+				continue // <Pause> takes no text
 			}
 			if err := enc.EncodeToken(t); err != nil {
 				return err
@@ -190,13 +196,46 @@ func withDefaultAttrs(se xml.StartElement, voice, language string) xml.StartElem
 	return se
 }
 
-func plainAttrs(attrs []xml.Attr) []xml.Attr {
+// verbAttrs keeps only the attributes a caller may set on Say (voice,
+// language) and Pause (length, 1 to 60 seconds). Say's loop="0" would repeat
+// forever, and xmlns would move the verb out of TwiML.
+func verbAttrs(verb string, attrs []xml.Attr) []xml.Attr {
 	out := attrs[:0:0]
 	for _, a := range attrs {
 		if a.Name.Space != "" {
-			continue // no namespaced attributes (xmlns tricks)
+			continue
+		}
+		switch {
+		case verb == "Say" && (a.Name.Local == "voice" || a.Name.Local == "language"):
+		case verb == "Pause" && a.Name.Local == "length" && validPause(a.Value):
+		default:
+			continue
 		}
 		out = append(out, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+	}
+	return out
+}
+
+func validPause(v string) bool {
+	n, err := strconv.Atoi(v)
+	return err == nil && isDigits(v) && n >= 1 && n <= 60
+}
+
+// xmlNS is the namespace encoding/xml gives the reserved xml: prefix.
+const xmlNS = "http://www.w3.org/XML/1998/namespace"
+
+// plainAttrs keeps the attributes of SSML elements, without namespaces (no
+// xmlns tricks) except xml:lang, which SSML's <lang> needs.
+func plainAttrs(attrs []xml.Attr) []xml.Attr {
+	out := attrs[:0:0]
+	for _, a := range attrs {
+		switch {
+		case a.Name.Space == xmlNS && a.Name.Local == "lang":
+			out = append(out, xml.Attr{Name: xml.Name{Space: xmlNS, Local: "lang"}, Value: a.Value})
+		case a.Name.Space != "" || a.Name.Local == "xmlns":
+		default:
+			out = append(out, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+		}
 	}
 	return out
 }
