@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -415,4 +416,87 @@ func lineCol(data []byte, off int) (int, int) {
 		col = off - i
 	}
 	return line, col
+}
+
+// Position finds where the part named by a mapping error ("fields[1].from[0]",
+// `field "to".pattern`, "twilio.messages.Body", "reply.success[0].status",
+// "template login") is in data: the line and column of the deepest part that
+// exists, or 0, 0 when none does (e.g. a route's option override).
+func Position(data []byte, where string) (line, col int) {
+	loc, _ := locate("", data)
+	if loc == nil {
+		return 0, 0
+	}
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return 0, 0
+	}
+	var ptr []string
+	cur := doc
+walk:
+	for _, t := range whereTokens(where, doc) {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				if _, err := strconv.Atoi(t); err == nil {
+					continue // reply.success[0] where success is one case, not a list
+				}
+				break walk
+			}
+			ptr, cur = append(ptr, t), v
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				break walk
+			}
+			ptr, cur = append(ptr, t), c[i]
+		default:
+			break walk
+		}
+	}
+	if len(ptr) == 0 {
+		return 0, 0
+	}
+	off, ok := loc.values[pointer(ptr)]
+	if !ok {
+		return 0, 0
+	}
+	return lineCol(data, off)
+}
+
+var fieldWhereRE = regexp.MustCompile(`^field "([^"]*)"\.?(.*)$`)
+
+// whereTokens splits a mapping error's part name into JSON keys and indexes.
+func whereTokens(where string, doc any) []string {
+	var tokens []string
+	if m := fieldWhereRE.FindStringSubmatch(where); m != nil {
+		top, _ := doc.(map[string]any)
+		fields, _ := top["fields"].([]any)
+		idx := slices.IndexFunc(fields, func(f any) bool {
+			fm, _ := f.(map[string]any)
+			return fm["name"] == m[1]
+		})
+		if idx < 0 {
+			return nil
+		}
+		tokens, where = []string{"fields", strconv.Itoa(idx)}, m[2]
+	} else if key, ok := strings.CutPrefix(where, "template "); ok {
+		return []string{"templates", key}
+	} else if strings.HasPrefix(where, "option ") {
+		return nil
+	}
+	for part := range strings.SplitSeq(where, ".") {
+		name, idx, _ := strings.Cut(part, "[")
+		if name != "" {
+			tokens = append(tokens, name)
+		}
+		for idx != "" {
+			var n string
+			n, idx, _ = strings.Cut(idx, "]")
+			tokens = append(tokens, n)
+			idx = strings.TrimPrefix(idx, "[")
+		}
+	}
+	return tokens
 }

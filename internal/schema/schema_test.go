@@ -275,3 +275,31 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestPosition(t *testing.T) {
+	tests := []struct {
+		where     string
+		line, col int
+	}{
+		{`field "message"`, 6, 5},
+		{`field "to".from[0]`, 5, 29},
+		{`fields[1].name`, 6, 14},
+		{`twilio.messages.Body`, 8, 47},
+		{`twilio.messages`, 8, 26},
+		{`reply.success[0].body`, 10, 25},
+		{`reply.failure[1].body`, 11, 107},
+		{`reply.failure[0].status`, 11, 67},
+		{`request.format`, 3, 46},
+		{`reply.invalid[0]`, 9, 12}, // deepest part that exists: reply
+		{`option success_marker`, 0, 0},
+		{`field "nope"`, 0, 0},
+		{``, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.where, func(t *testing.T) {
+			if l, c := Position([]byte(valid), tt.where); l != tt.line || c != tt.col {
+				t.Errorf("Position(%q) = %d:%d, want %d:%d", tt.where, l, c, tt.line, tt.col)
+			}
+		})
+	}
+}

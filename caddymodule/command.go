@@ -1,0 +1,727 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/schema"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/mappings"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "twilio-sms",
+		Usage: "check|explain|test ...",
+		Short: "Checks mapping files, explains and tests twilio_sms routes",
+		Long: `
+Tools for the twilio_sms handler:
+
+  check [<mapping>...]    validate mapping files (or built-in names) against
+                          the schema and by compiling them; no argument
+                          checks every built-in mapping
+  explain                 show what a sample request would send to Twilio and
+                          what the caller would get back, without sending
+  test                    send one test message through a route, like a
+                          product's "Send test SMS" button
+
+Exit status 0 means success: every mapping valid, the request explained, the
+test message accepted by Twilio.`,
+		CobraFunc: twilioSMSCommands,
+	})
+}
+
+// twilioSMSCommands adds the subcommands to the twilio-sms command.
+func twilioSMSCommands(cmd *cobra.Command) {
+	cmd.SilenceUsage = true
+	cmd.AddCommand(checkCommand(), explainCommand(), testCommand())
+}
+
+// exitError ends a command with a status and a message already printed.
+type exitError struct{ status int }
+
+func (e *exitError) Error() string { return "exit status " + strconv.Itoa(e.status) }
+
+func failed() error { return &exitError{status: 1} }
+
+// --- check ---
+
+func checkCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check [<mapping>...]",
+		Short: "Validate mapping files or built-in mappings",
+		Long: `
+Validates each mapping (a built-in name such as generic, or a path to a .json
+file) against the mapping schema and by compiling it, as Caddy does when it
+provisions a route. Problems are printed as file:line:col: part: message.
+Without arguments every built-in mapping is checked. Exit status 1 when any
+mapping has a problem.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = mappings.Names()
+			}
+			out := cmd.OutOrStdout()
+			bad := 0
+			for _, ref := range args {
+				problems := checkMapping(ref)
+				if len(problems) == 0 {
+					fmt.Fprintf(out, "ok    %s\n", displayRef(ref))
+					continue
+				}
+				bad++
+				fmt.Fprintf(out, "FAIL  %s\n", displayRef(ref))
+				for _, p := range problems {
+					fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(p, "\n", "\n    "))
+				}
+			}
+			if bad > 0 {
+				if len(args) > 1 {
+					fmt.Fprintf(out, "%d of %d mappings have problems\n", bad, len(args))
+				}
+				return failed()
+			}
+			return nil
+		},
+	}
+}
+
+func displayRef(ref string) string {
+	if mapping.IsBuiltin(ref) {
+		return "builtin:" + ref
+	}
+	return ref
+}
+
+// checkMapping returns the problems of one mapping, each as one line.
+func checkMapping(ref string) []string {
+	file := displayRef(ref)
+	var data []byte
+	if mapping.IsBuiltin(ref) {
+		var ok bool
+		if data, ok = mappings.Read(ref); !ok {
+			return []string{fmt.Sprintf("%s: no such built-in mapping (built-in: %s; or give a path to a .json file)", ref, strings.Join(mappings.Names(), ", "))}
+		}
+	} else {
+		var err error
+		if data, err = os.ReadFile(ref); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	if err := schema.Validate(file, data); err != nil {
+		var se *schema.Error
+		if !errors.As(err, &se) {
+			return []string{err.Error()}
+		}
+		lines := make([]string, len(se.Problems))
+		for i, p := range se.Problems {
+			lines[i] = p.String()
+		}
+		return lines
+	}
+	spec, err := mapping.Parse(file, data)
+	if err == nil {
+		_, err = mapping.Compile(spec, file, mapping.Config{Phone: phone.Normalizer{}})
+	}
+	if err != nil {
+		return []string{configProblem(file, data, err)}
+	}
+	return nil
+}
+
+// configProblem renders a mapping error as file:line:col: part: message, finding
+// the position of the part it names when the error has none.
+func configProblem(file string, data []byte, err error) string {
+	var ce *mapping.ConfigError
+	if !errors.As(err, &ce) {
+		return err.Error()
+	}
+	where, msg := ce.Where, ce.Err.Error()
+	if where == "" {
+		// Reply errors carry their part in the message: "reply.success[0].status: ...".
+		if part, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(part, "reply.") {
+			where, msg = part, rest
+		}
+	}
+	pos := ce.Pos
+	if pos == "" && where != "" {
+		if line, col := schema.Position(data, where); line > 0 {
+			pos = fmt.Sprintf("%d:%d", line, col)
+		}
+	}
+	s := file
+	if pos != "" {
+		s += ":" + pos
+	}
+	if where != "" {
+		s += ": " + where
+	}
+	return s + ": " + msg
+}
+
+// --- explain and test: finding and provisioning a route's handler ---
+
+type routeFlags struct {
+	config, adapter, path, request string
+	// reqPath is the sample request's path, used to choose among several
+	// handlers when --path is not given.
+	reqPath string
+}
+
+func (f *routeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.config, "config", "c", "", "Caddy configuration file (Caddyfile or JSON)")
+	cmd.Flags().StringVarP(&f.adapter, "adapter", "a", "", "Name of the config adapter (default: caddyfile for files named Caddyfile or *.caddyfile, else JSON)")
+	cmd.Flags().StringVar(&f.path, "path", "", "Request path choosing the twilio_sms route when the config has several")
+}
+
+// loadHandler finds the twilio_sms handler in the config and provisions it. The
+// returned cleanup must be called.
+func loadHandler(f *routeFlags, stderr io.Writer) (*Handler, func(), error) {
+	if f.config == "" {
+		return nil, nil, errors.New("--config is required")
+	}
+	cfg, err := adaptConfig(f.config, f.adapter, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, err := findHandlers(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+	}
+	path := f.path
+	if path == "" && len(found) > 1 {
+		path = f.reqPath
+	}
+	chosen, err := chooseHandler(found, path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(chosen.raw, &obj); err != nil {
+		return nil, nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
+	}
+	delete(obj, "handler") // the module's name, not one of its fields
+	raw, _ := json.Marshal(obj)
+	h := new(Handler)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(h); err != nil {
+		return nil, nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	if err := h.Provision(ctx); err != nil {
+		_ = h.Cleanup()
+		cancel()
+		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+	}
+	// The command prints outcomes itself; the handler's own log lines would
+	// only repeat them (and a dev logger is all a config-less context has).
+	h.logger = zap.NewNop()
+	return h, func() { _ = h.Cleanup(); cancel() }, nil
+}
+
+// adaptConfig returns the JSON config, adapting a Caddyfile (or another
+// adapter's format) first.
+func adaptConfig(file, adapter string, stderr io.Writer) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if adapter == "" {
+		base := strings.ToLower(filepath.Base(file))
+		if filepath.Ext(base) != ".json" && (strings.HasPrefix(base, "caddyfile") || strings.HasSuffix(base, ".caddyfile")) {
+			adapter = "caddyfile"
+		}
+	}
+	if adapter == "" {
+		return data, nil
+	}
+	a := caddyconfig.GetAdapter(adapter)
+	if a == nil {
+		return nil, fmt.Errorf("unknown config adapter %q", adapter)
+	}
+	out, warnings, err := a.Adapt(data, map[string]any{"filename": file})
+	if err != nil {
+		return nil, fmt.Errorf("adapting %s: %w", file, err)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w.Message, "not formatted") {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
+	return out, nil
+}
+
+// foundHandler is one twilio_sms handler object in a config.
+type foundHandler struct {
+	raw json.RawMessage
+	// where describes it for messages: server and route paths.
+	where string
+	// paths are the path matchers of each enclosing route, outermost first;
+	// a route without a path matcher adds nothing.
+	paths [][]string
+}
+
+// findHandlers walks apps.http.servers.*.routes, through subroute handlers, to
+// every handler object with "handler": "twilio_sms".
+func findHandlers(cfg []byte) ([]foundHandler, error) {
+	var doc struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []jsonRoute `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		return nil, fmt.Errorf("reading the JSON config: %w", err)
+	}
+	var found []foundHandler
+	for _, name := range slices.Sorted(maps.Keys(doc.Apps.HTTP.Servers)) {
+		walkRoutes(doc.Apps.HTTP.Servers[name].Routes, "server "+name, nil, &found)
+	}
+	if len(found) == 0 {
+		return nil, errors.New("no twilio_sms handler in apps.http.servers")
+	}
+	return found, nil
+}
+
+type jsonRoute struct {
+	Match  []map[string]json.RawMessage `json:"match"`
+	Handle []json.RawMessage            `json:"handle"`
+}
+
+func walkRoutes(routes []jsonRoute, where string, paths [][]string, found *[]foundHandler) {
+	for _, rt := range routes {
+		var ps []string
+		for _, set := range rt.Match {
+			var p []string
+			if raw, ok := set["path"]; ok && json.Unmarshal(raw, &p) == nil {
+				ps = append(ps, p...)
+			}
+		}
+		inner, innerWhere := paths, where
+		if len(ps) > 0 {
+			inner = append(slices.Clone(paths), ps)
+			innerWhere = where + " " + strings.Join(ps, ",")
+		}
+		for _, raw := range rt.Handle {
+			var h struct {
+				Handler string      `json:"handler"`
+				Routes  []jsonRoute `json:"routes"`
+			}
+			if json.Unmarshal(raw, &h) != nil {
+				continue
+			}
+			switch h.Handler {
+			case "twilio_sms":
+				*found = append(*found, foundHandler{raw: raw, where: innerWhere, paths: inner})
+			case "subroute":
+				walkRoutes(h.Routes, innerWhere, inner, found)
+			}
+		}
+	}
+}
+
+// chooseHandler picks the only handler, or the one whose path matchers all
+// match path.
+func chooseHandler(found []foundHandler, path string) (foundHandler, error) {
+	if len(found) == 1 && path == "" {
+		return found[0], nil
+	}
+	list := func(fs []foundHandler) string {
+		var s []string
+		for _, f := range fs {
+			s = append(s, f.where)
+		}
+		return strings.Join(s, "; ")
+	}
+	if path == "" {
+		return foundHandler{}, fmt.Errorf("%d twilio_sms handlers (%s): choose one with --path", len(found), list(found))
+	}
+	var matching []foundHandler
+	for _, f := range found {
+		if pathMatches(f.paths, path) {
+			matching = append(matching, f)
+		}
+	}
+	switch len(matching) {
+	case 1:
+		return matching[0], nil
+	case 0:
+		return foundHandler{}, fmt.Errorf("no twilio_sms handler matches path %s (handlers: %s)", path, list(found))
+	}
+	return foundHandler{}, fmt.Errorf("%d twilio_sms handlers match path %s (%s): give a more specific --path", len(matching), path, list(matching))
+}
+
+func pathMatches(levels [][]string, path string) bool {
+	r, _ := http.NewRequest(http.MethodPost, "http://localhost", nil)
+	r.URL.Path = path
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+	for _, ps := range levels {
+		m := caddyhttp.MatchPath(slices.Clone(ps))
+		if err := m.Provision(caddy.Context{}); err != nil || !m.Match(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// readRequest parses a raw HTTP/1.1 request from a file or "-" (stdin). A
+// request written by hand without Content-Length gets the rest of the input
+// as its body, less trailing newlines.
+func readRequest(name string, stdin io.Reader) (*http.Request, error) {
+	var src io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		src = f
+	}
+	data, err := io.ReadAll(io.LimitReader(src, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(bytes.NewReader(bytes.TrimLeft(data, "\r\n")))
+	r, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, fmt.Errorf("reading the request from %s: %w (it must be raw HTTP/1.1: a request line, headers, a blank line, the body)", name, err)
+	}
+	if r.ContentLength <= 0 && len(r.TransferEncoding) == 0 {
+		rest, _ := io.ReadAll(br)
+		rest = bytes.TrimRight(rest, "\r\n")
+		r.Body = io.NopCloser(bytes.NewReader(rest))
+		r.ContentLength = int64(len(rest))
+	} else {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("reading the request body from %s: %w", name, err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if r.Host == "" {
+		r.Host = "localhost"
+	}
+	return r, nil
+}
+
+// --- explain ---
+
+func explainCommand() *cobra.Command {
+	var f routeFlags
+	cmd := &cobra.Command{
+		Use:   "explain --config <Caddyfile> [--path /sms] --request <file|->",
+		Short: "Show what a sample request would send to Twilio, without sending",
+		Long: `
+Reads a sample request (raw HTTP/1.1, as the product sends it) from a file or
+stdin, runs it through the twilio_sms route of the config up to, but not
+including, the call to Twilio, and prints the Twilio request per account
+(secrets masked) and the answers the product would get: when Twilio accepts,
+when Twilio refuses (21211), and when the request is invalid.
+
+Example request file:
+
+  POST /sms HTTP/1.1
+  Host: localhost
+  Content-Type: application/x-www-form-urlencoded
+
+  to=%2B15005550006&message=Your+code+is+123456`,
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.request == "" {
+				return usageError(cmd, "--request is required (a file with a raw HTTP request, or - for stdin)")
+			}
+			return runExplain(cmd, &f)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&f.request, "request", "r", "", "File with a raw HTTP/1.1 request, or - for stdin")
+	return cmd
+}
+
+func usageError(cmd *cobra.Command, msg string) error {
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s\nUsage: %s\n", msg, cmd.UseLine())
+	return &exitError{status: 2}
+}
+
+func runExplain(cmd *cobra.Command, f *routeFlags) error {
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	r, err := readRequest(f.request, cmd.InOrStdin())
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		return failed()
+	}
+	f.reqPath = r.URL.Path
+	h, cleanup, err := loadHandler(f, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		return failed()
+	}
+	defer cleanup()
+	ex, err := h.Explain(r)
+	if err != nil {
+		fmt.Fprintf(errOut, "explaining the request: %v\n", err)
+		return failed()
+	}
+	printExplanation(out, h, ex)
+	return nil
+}
+
+const masked = "••••"
+
+func printExplanation(w io.Writer, h *Handler, ex *Explanation) {
+	fmt.Fprintf(w, "Mapping: %s\n", ex.Mapping)
+	if ex.Invalid != nil {
+		fmt.Fprintf(w, "\nNothing would be sent: %s\n", ex.Invalid.Error())
+		printReply(w, "\nThe caller would get (invalid request):", ex.InvalidReply)
+		return
+	}
+	for i, req := range ex.Requests {
+		label := "Twilio request"
+		if i > 0 {
+			label = fmt.Sprintf("Fallback %d", i)
+		}
+		acct := ""
+		if i < len(ex.Accounts) {
+			acct = ex.Accounts[i]
+		}
+		fmt.Fprintf(w, "\n%s (account %s):\n", label, acct)
+		printTwilioRequest(w, h, req)
+	}
+	printReply(w, "\nIf Twilio accepts, the caller gets:", ex.SuccessReply)
+	printReply(w, "\nIf Twilio refuses (21211, not a valid phone number), the caller gets:", ex.FailureReply)
+	if ex.InvalidReply != nil {
+		printReply(w, "\nIf the request is invalid, the caller gets:", ex.InvalidReply)
+	}
+}
+
+func printTwilioRequest(w io.Writer, h *Handler, req *twilio.Request) {
+	fmt.Fprintf(w, "  POST %s\n", req.URL())
+	user := req.Username
+	if user == "" {
+		user = "(none)"
+	}
+	fmt.Fprintf(w, "  Basic user: %s  password: %s\n", user, masked)
+	fmt.Fprintln(w, "  Content-Type: application/x-www-form-urlencoded")
+	for _, k := range slices.Sorted(maps.Keys(req.Params)) {
+		for _, v := range req.Params[k] {
+			fmt.Fprintf(w, "  %s=%s\n", k, v)
+		}
+	}
+}
+
+func printReply(w io.Writer, title string, rep *mapping.Reply) {
+	if rep == nil {
+		return
+	}
+	fmt.Fprintln(w, title)
+	fmt.Fprintf(w, "  HTTP %d %s\n", rep.Status, http.StatusText(rep.Status))
+	for _, k := range slices.Sorted(maps.Keys(rep.Header)) {
+		for _, v := range rep.Header[k] {
+			fmt.Fprintf(w, "  %s: %s\n", k, v)
+		}
+	}
+	if len(rep.Body) > 0 {
+		fmt.Fprintln(w)
+		for line := range strings.Lines(string(rep.Body)) {
+			fmt.Fprintf(w, "  %s\n", strings.TrimRight(line, "\r\n"))
+		}
+	}
+}
+
+// --- test ---
+
+func testCommand() *cobra.Command {
+	var f routeFlags
+	var to, message string
+	cmd := &cobra.Command{
+		Use:   "test --config <Caddyfile> [--path /sms] (--to <number> [--message <text>] | --request <file|->)",
+		Short: "Send one test message through a twilio_sms route",
+		Long: `
+Like a product's "Send test SMS" button: runs one request through the route's
+handler, which really calls the configured Twilio API (or the simulator named
+by api_url), and says what happened in words, with the answer the product
+would get. --to and --message build a request for the generic mapping; for
+another mapping give a sample request in its dialect with --request.
+
+Exit status 0 only when Twilio accepted the message.`,
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (to == "") == (f.request == "") {
+				return usageError(cmd, "give either --to (with --message) or --request")
+			}
+			return runTest(cmd, &f, to, message)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&f.request, "request", "r", "", "File with a raw HTTP/1.1 request in the route's dialect, or - for stdin")
+	cmd.Flags().StringVar(&to, "to", "", "Destination number (generic mapping)")
+	cmd.Flags().StringVar(&message, "message", "Test message from caddy twilio-sms test", "Message text (generic mapping)")
+	return cmd
+}
+
+func runTest(cmd *cobra.Command, f *routeFlags, to, message string) error {
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var r *http.Request
+	if f.request != "" {
+		var err error
+		if r, err = readRequest(f.request, cmd.InOrStdin()); err != nil {
+			fmt.Fprintln(errOut, err)
+			return failed()
+		}
+		f.reqPath = r.URL.Path
+	}
+	h, cleanup, err := loadHandler(f, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		return failed()
+	}
+	defer cleanup()
+	if r == nil {
+		if name := h.mapping.Name(); name != "generic" {
+			fmt.Fprintf(errOut, "--to and --message build a request for the generic mapping, but this route uses mapping %s: give a sample request in its dialect with --request\n", name)
+			return failed()
+		}
+		path := f.path
+		if path == "" {
+			path = "/sms"
+		}
+		form := url.Values{"to": {to}, "message": {message}}
+		r = httptest.NewRequest(http.MethodPost, "http://localhost"+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	// Explain a copy first: when the request is invalid it names the field and why.
+	body, _ := io.ReadAll(r.Body)
+	probe := r.Clone(r.Context())
+	probe.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var invalid string
+	ex, err := h.Explain(probe)
+	var ie *mapping.InputError
+	var nse *dispatch.NoSenderError
+	switch {
+	case err == nil && ex.Invalid != nil:
+		invalid = ex.Invalid.Error()
+	case errors.As(err, &ie):
+		invalid = ie.Error()
+	case errors.As(err, &nse):
+		invalid = `field "from": ` + nse.Error() // as ServeHTTP words it
+	}
+
+	repl := caddy.NewReplacer()
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	rec := httptest.NewRecorder()
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+	if err := h.ServeHTTP(rec, r, next); err != nil {
+		fmt.Fprintf(errOut, "the handler failed: %v\n", err)
+		return failed()
+	}
+	get := func(name string) string {
+		v, _ := repl.GetString("http.twilio_sms." + name)
+		return v
+	}
+	outcome := get("outcome")
+	if outcome == mapping.OutcomeInvalid && invalid != "" {
+		fmt.Fprintf(out, "Nothing was sent: %s\n", invalid)
+	} else {
+		fmt.Fprintln(out, describeOutcome(outcome, get("sid"), get("status"), get("account"), get("api"), get("error_code")))
+	}
+	res := rec.Result()
+	answer, _ := io.ReadAll(res.Body)
+	printReply(out, "\nThe caller got:", &mapping.Reply{Status: res.StatusCode, Header: res.Header, Body: answer})
+	if outcome != mapping.OutcomeAccepted {
+		return failed()
+	}
+	return nil
+}
+
+// describeOutcome says what happened in words.
+func describeOutcome(outcome, sid, status, account, api, code string) string {
+	what := "message"
+	switch api {
+	case string(twilio.Calls):
+		what = "call"
+	case string(twilio.Studio):
+		what = "flow execution"
+	}
+	withCode := func(s string) string {
+		if code == "" || code == "0" {
+			return s
+		}
+		text := twilioCodes[code]
+		if text != "" {
+			text = " " + text
+		}
+		return fmt.Sprintf("%s: %s%s (https://www.twilio.com/docs/errors/%s)", s, code, text, code)
+	}
+	switch outcome {
+	case mapping.OutcomeAccepted:
+		return fmt.Sprintf("Twilio accepted the %s: sid %s, status %s, account %s", what, sid, status, account)
+	case mapping.OutcomeRejected:
+		return withCode("Twilio refused")
+	case mapping.OutcomeInvalid:
+		return withCode("Nothing was sent: the request is invalid (see the answer below)")
+	case mapping.OutcomeUnreachable:
+		return "Nothing was sent: Twilio could not be reached (check api_url and the network)"
+	case mapping.OutcomeUnknown:
+		return "Twilio did not answer in time: the " + what + " may or may not have been sent"
+	case mapping.OutcomeRateLimited:
+		return withCode("Nothing was sent: the route's rate limit refused it")
+	case mapping.OutcomeBlocked:
+		return withCode("Nothing was sent: the destination country is not allowed on this route")
+	case mapping.OutcomeUnavailable:
+		return withCode("Nothing was sent: every account is unavailable (breaker open or queue full)")
+	case "":
+		return "The handler set no outcome"
+	}
+	return withCode("Outcome " + outcome)
+}
+
+// twilioCodes words the error codes a test most often meets.
+var twilioCodes = map[string]string{
+	"20003": "Twilio refused the credentials",
+	"20404": "the account, flow or resource does not exist",
+	"20429": "too many requests",
+	"21211": "the 'To' number is not a valid phone number",
+	"21212": "the 'From' number is not a valid phone number, short code or sender ID",
+	"21408": "sending to this region is not enabled",
+	"21606": "the 'From' number is not a valid sender for this account",
+	"21608": "a trial account can only send to verified numbers",
+	"21610": "the recipient has replied STOP",
+	"21611": "the 'From' number's queue is full",
+	"21612": "Twilio cannot route to this number",
+	"21614": "the 'To' number is not a mobile number",
+	"21617": "the message body is too long",
+}

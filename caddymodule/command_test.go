@@ -1,0 +1,360 @@
+package caddymodule
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/simulator"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twiliotest"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/mappings"
+)
+
+// runCommand runs `caddy twilio-sms <args>` in-process and returns its output
+// and exit status.
+func runCommand(t *testing.T, stdin string, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := &cobra.Command{Use: "twilio-sms"}
+	twilioSMSCommands(cmd)
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		status = ee.status
+	default:
+		status = 1
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), status
+}
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodMapping = `{
+  "name": "custom",
+  "fields": [
+    {"name": "to", "from": ["form:to"], "required": true, "type": "phone"},
+    {"name": "message", "from": ["form:message"], "required": true}
+  ],
+  "twilio": {"messages": {"To": "to", "Body": "message"}},
+  "reply": {"success": {"body": {"ok": true}}, "failure": {"body": {"ok": false}}}
+}
+`
+
+func TestCommandCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.json", goodMapping)
+	badSource := writeFile(t, dir, "source.json", strings.Replace(goodMapping, `"form:message"`, `"form_message"`, 1))
+	badParam := writeFile(t, dir, "param.json", strings.Replace(goodMapping, `"Body": "message"`, `"Boddy": "message"`, 1))
+	badKey := writeFile(t, dir, "key.json", strings.Replace(goodMapping, `"required": true}`, `"required": true, "maxlen": 5}`, 1))
+	badExpr := writeFile(t, dir, "expr.json", strings.Replace(goodMapping, `"Body": "message"`, `"Body": "mesage"`, 1))
+	badJSON := writeFile(t, dir, "syntax.json", strings.Replace(goodMapping, `"fields": [`, `"fields": [,`, 1))
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		want   []string
+	}{
+		{"every built-in", nil, 0, []string{"ok    builtin:generic"}},
+		{"built-in by name", []string{"generic"}, 0, []string{"ok    builtin:generic"}},
+		{"good file", []string{good}, 0, []string{"ok    " + good}},
+		{"bad source", []string{badSource}, 1, []string{"FAIL  " + badSource, badSource + `:5:34: fields[1].from[0]: source "form_message" must be "kind:arg"`}},
+		{"misspelt parameter", []string{badParam}, 1, []string{badParam + `:7:40: twilio.messages.Boddy: "Boddy" is not a parameter of Twilio's messages API`}},
+		{"unknown key", []string{badKey}, 1, []string{badKey + `:5:70: fields[1].maxlen: unknown key "maxlen"`}},
+		{"unknown name in an expression (compile)", []string{badExpr}, 1, []string{badExpr + `:7:47: twilio.messages.Body: unknown name mesage`}},
+		{"syntax error", []string{badJSON}, 1, []string{badJSON + `:3:14: not valid JSON: invalid character ','`}},
+		{"unknown built-in", []string{"nosuch"}, 1, []string{"FAIL  builtin:nosuch", "no such built-in mapping"}},
+		{"missing file", []string{filepath.Join(dir, "missing.json")}, 1, []string{"no such file or directory"}},
+		{"good and bad together", []string{good, badSource, "generic"}, 1, []string{"ok    " + good, "FAIL  " + badSource, "ok    builtin:generic", "1 of 3 mappings have problems"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runCommand(t, "", append([]string{"check"}, tt.args...)...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", status, tt.status, out, errOut)
+			}
+			rest := out
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("output lacks (or misorders) %q:\n%s", w, out)
+				}
+				rest = rest[i+len(w):]
+			}
+		})
+	}
+	// Every built-in is listed when no argument is given.
+	out, _, _ := runCommand(t, "", "check")
+	for _, name := range mappings.Names() {
+		if !strings.Contains(out, "builtin:"+name) {
+			t.Errorf("check without arguments skipped %s:\n%s", name, out)
+		}
+	}
+}
+
+// testConfig writes a Caddyfile with two twilio_sms routes in front of a
+// contract-checked simulator and returns its path.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	srv, _, _ := twiliotest.NewServer(t, simulator.Config{Accounts: []simulator.Account{{SID: testAccount, AuthToken: testToken}}})
+	return writeFile(t, t.TempDir(), "Caddyfile", fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+:0 {
+	route /sms {
+		twilio_sms generic {
+			account_sid %[1]s
+			auth_token  %[2]s
+			from        +15005550006
+			api_url     %[3]s
+			studio_url  %[3]s
+			timeout     3s
+			no_dedup
+		}
+	}
+	route /voice {
+		twilio_sms generic {
+			account_sid %[1]s
+			auth_token  %[2]s
+			from        +15005550006
+			api_url     %[3]s
+			channel     voice
+			no_dedup
+		}
+	}
+}
+`, testAccount, testToken, srv.URL))
+}
+
+const sampleRequest = "POST /sms HTTP/1.1\nHost: adapter.example\nContent-Type: application/x-www-form-urlencoded\n\nto=%2B15005550006&message=Your+code+is+123456\n"
+
+func TestCommandExplain(t *testing.T) {
+	config := testConfig(t)
+	dir := t.TempDir()
+	reqFile := writeFile(t, dir, "request.http", sampleRequest)
+	invalidFile := writeFile(t, dir, "invalid.http", "POST /sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{\"to\":\"+15005550006\"}\n")
+
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string
+		status int
+		want   []string
+		absent []string
+	}{
+		{
+			name: "from a file, route chosen by the request's path",
+			args: []string{"--config", config, "--request", reqFile}, status: 0,
+			want: []string{
+				"Mapping: generic",
+				"Twilio request (account main):",
+				"  POST http://127.0.0.1:",
+				"/2010-04-01/Accounts/" + testAccount + "/Messages.json",
+				"  Basic user: " + testAccount + "  password: ••••",
+				"  Body=Your code is 123456\n  From=+15005550006\n  To=+15005550006\n",
+				"If Twilio accepts, the caller gets:\n  HTTP 200 OK\n  Content-Type: application/json\n",
+				`"sid":"SM00000000000000000000000000000000"`,
+				"If Twilio refuses (21211",
+				"HTTP 400 Bad Request",
+				`"code":21211`,
+			},
+			absent: []string{testToken},
+		},
+		{
+			name: "from stdin, voice route chosen by --path", stdin: sampleRequest,
+			args: []string{"--config", config, "--request", "-", "--path", "/voice"}, status: 0,
+			want: []string{"/Calls.json", "  Twiml=<Response><Say"},
+		},
+		{
+			name: "invalid request",
+			args: []string{"--config", config, "--request", invalidFile}, status: 0,
+			want:   []string{`Nothing would be sent: field "message" is required`, "HTTP 400 Bad Request", `"field":"message"`},
+			absent: []string{"Twilio request"},
+		},
+		{
+			name: "no route for the path",
+			args: []string{"--config", config, "--request", reqFile, "--path", "/nowhere"}, status: 1,
+			want: []string{"no twilio_sms handler matches path /nowhere"},
+		},
+		{
+			name: "missing --request", args: []string{"--config", config}, status: 2,
+			want: []string{"--request is required"},
+		},
+		{
+			name: "not HTTP", stdin: "hello",
+			args: []string{"--config", config, "--request", "-"}, status: 1,
+			want: []string{"it must be raw HTTP/1.1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runCommand(t, tt.stdin, append([]string{"explain"}, tt.args...)...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", status, tt.status, out, errOut)
+			}
+			all := out + errOut
+			rest := all
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("output lacks (or misorders) %q:\n%s", w, all)
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(all, a) {
+					t.Errorf("output contains %q:\n%s", a, all)
+				}
+			}
+		})
+	}
+}
+
+func TestCommandTest(t *testing.T) {
+	config := testConfig(t)
+	reqFile := writeFile(t, t.TempDir(), "request.http", sampleRequest)
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string
+		status int
+		want   []string
+	}{
+		{
+			name: "accepted", args: []string{"--path", "/sms", "--to", "+15005550006", "--message", "Your code is 123456"}, status: 0,
+			want: []string{"Twilio accepted the message: sid SM", ", status queued, account main", "The caller got:\n  HTTP 200 OK", `"ok":true`},
+		},
+		{
+			name: "accepted call", args: []string{"--path", "/voice", "--to", "+15005550006"}, status: 0,
+			want: []string{"Twilio accepted the call: sid CA"},
+		},
+		{
+			name: "refused by Twilio", args: []string{"--path", "/sms", "--to", "+15005550001"}, status: 1,
+			want: []string{"Twilio refused: 21211 the 'To' number is not a valid phone number (https://www.twilio.com/docs/errors/21211)", "HTTP 400 Bad Request"},
+		},
+		{
+			name: "invalid number, nothing sent", args: []string{"--path", "/sms", "--to", "12"}, status: 1,
+			want: []string{`Nothing was sent: field "to"`, `"outcome":"invalid"`},
+		},
+		{
+			name: "sample request from a file", args: []string{"--request", reqFile}, status: 0,
+			want: []string{"Twilio accepted the message"},
+		},
+		{
+			name: "sample request from stdin", stdin: sampleRequest, args: []string{"--request", "-"}, status: 0,
+			want: []string{"Twilio accepted the message"},
+		},
+		{
+			name: "several routes and no --path", args: []string{"--to", "+15005550006"}, status: 1,
+			want: []string{"2 twilio_sms handlers", "choose one with --path"},
+		},
+		{
+			name: "neither --to nor --request", args: []string{"--path", "/sms"}, status: 2,
+			want: []string{"give either --to (with --message) or --request"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"test", "--config", config}, tt.args...)
+			out, errOut, status := runCommand(t, tt.stdin, args...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", status, tt.status, out, errOut)
+			}
+			all := out + errOut
+			rest := all
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("output lacks (or misorders) %q:\n%s", w, all)
+				}
+				rest = rest[i+len(w):]
+			}
+			if strings.Contains(all, testToken) {
+				t.Errorf("output contains the auth token:\n%s", all)
+			}
+		})
+	}
+}
+
+func TestCommandTestUnreachable(t *testing.T) {
+	config := writeFile(t, t.TempDir(), "Caddyfile", fmt.Sprintf(`:0 {
+	twilio_sms generic {
+		account_sid %s
+		auth_token  %s
+		from        +15005550006
+		api_url     http://127.0.0.1:1
+		retries     0
+	}
+}
+`, testAccount, testToken))
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--to", "+15005550006")
+	if status != 1 || !strings.Contains(out, "Nothing was sent: Twilio could not be reached") {
+		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+func TestCommandTestNoSender(t *testing.T) {
+	config := writeFile(t, t.TempDir(), "Caddyfile", fmt.Sprintf(`:0 {
+	twilio_sms generic {
+		account_sid %s
+		auth_token  %s
+		api_url     http://127.0.0.1:1
+	}
+}
+`, testAccount, testToken))
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--to", "+15005550006")
+	if status != 1 || !strings.Contains(out, `Nothing was sent: field "from": no sender can send sms to US`) {
+		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+func TestCommandNonGenericNeedsRequest(t *testing.T) {
+	dir := t.TempDir()
+	custom := writeFile(t, dir, "custom.json", goodMapping)
+	config := writeFile(t, dir, "Caddyfile", fmt.Sprintf(`:0 {
+	twilio_sms {
+		mapping     %s
+		account_sid %s
+		auth_token  %s
+		api_url     http://127.0.0.1:1
+	}
+}
+`, custom, testAccount, testToken))
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--to", "+15005550006")
+	if status != 1 || !strings.Contains(errOut, "this route uses mapping custom: give a sample request in its dialect with --request") {
+		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+func TestCommandRegistered(t *testing.T) {
+	cmd := &cobra.Command{Use: "twilio-sms"}
+	twilioSMSCommands(cmd)
+	var names []string
+	for _, c := range cmd.Commands() {
+		names = append(names, c.Name())
+	}
+	if got := strings.Join(names, ","); got != "check,explain,test" {
+		t.Errorf("subcommands %s", got)
+	}
+}
