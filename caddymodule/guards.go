@@ -2,11 +2,9 @@ package caddymodule
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -165,7 +163,7 @@ func (g *guards) countryAllowed(region string) bool {
 // refused and how long to wait.
 func (g *guards) rateLimited(r *http.Request, to string) (string, time.Duration) {
 	if g.byDestination != nil {
-		if ok, wait := g.byDestination.Allow(dedup.KeyOf("destination", to).String()); !ok {
+		if ok, wait := g.byDestination.Allow(keyString(dedup.KeyOf("destination", to))); !ok {
 			return "destination", wait
 		}
 	}
@@ -177,17 +175,16 @@ func (g *guards) rateLimited(r *http.Request, to string) (string, time.Duration)
 		if caller == "" {
 			caller = r.RemoteAddr
 		}
-		if ok, wait := g.byCaller.Allow(dedup.KeyOf("caller", caller).String()); !ok {
+		if ok, wait := g.byCaller.Allow(keyString(dedup.KeyOf("caller", caller))); !ok {
 			return "caller", wait
 		}
 	}
 	return "", 0
 }
 
+// keyString is the whole digest as a map key (Key.String is a short prefix for logs).
+func keyString(k dedup.Key) string { return string(k[:]) }
+
 func retryAfterSeconds(d time.Duration) int {
 	return int(math.Max(1, math.Ceil(d.Seconds())))
 }
-
-var errUnauthorized = errors.New("unauthorized")
-
-var _ = slices.Contains[[]string]

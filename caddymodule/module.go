@@ -264,7 +264,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	policy.FallbackCodes = h.FallbackCodes
 	policy.FallbackOn5xx = !h.NoFallbackOn5xx
 	h.client = twilio.NewClient(twilio.ClientOptions{DialTimeout: time.Duration(h.DialTimeout)})
-	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state}
+	// KeepReplyBody: the Twilio-compatible dialect relays Twilio's own reply;
+	// it is stripped before anything is cached and never logged.
+	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state, KeepReplyBody: true}
 
 	if err := h.buildGuards(); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)

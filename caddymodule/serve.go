@@ -44,7 +44,10 @@ type prepared struct {
 // error only when the mapping itself fails at run time (a bug, answered 500).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
+	// The budget runs from arrival. A caller that hangs up does not cancel a send
+	// in flight: that would turn a message that is probably on its way into an
+	// unknown outcome, and its cached answer is what a re-post gets.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Duration(h.Timeout))
 	defer cancel()
 
 	res := &mapping.Result{}

@@ -31,7 +31,7 @@ type ClientOptions struct {
 
 // Client sends one request to Twilio per Send call and never replays it.
 type Client struct {
-	http      *http.Client
+	rt        http.RoundTripper
 	userAgent string
 }
 
@@ -60,19 +60,17 @@ func NewClient(o ClientOptions) *Client {
 			ForceAttemptHTTP2:   true,
 		}
 	}
-	return &Client{
-		http: &http.Client{
-			Transport: rt,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		userAgent: o.UserAgent,
-	}
+	// The transport is called directly, not through http.Client: a redirect
+	// is then just a non-2xx answer, never followed.
+	return &Client{rt: rt, userAgent: o.UserAgent}
 }
 
 // CloseIdleConnections releases pooled connections (on Caddy config unload).
-func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	if ci, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
 
 // SendError is a transport failure: no HTTP reply was read from Twilio.
 type SendError struct {
@@ -119,9 +117,9 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 
-	resp, err := c.http.Do(req)
+	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
-		return nil, &SendError{Reached: gotConn, Timeout: isTimeout(ctx, err), Err: scrub(err)}
+		return nil, &SendError{Reached: gotConn, Timeout: isTimeout(ctx, err), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes))
@@ -132,7 +130,7 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 			o.Malformed = true
 			return o, nil
 		}
-		return nil, &SendError{Reached: true, Timeout: isTimeout(ctx, err), Err: scrub(err)}
+		return nil, &SendError{Reached: true, Timeout: isTimeout(ctx, err), Err: err}
 	}
 	o := parseOutcome(resp.StatusCode, resp.Header.Get("Content-Type"), data)
 	if v := resp.Header.Get("Twilio-Concurrent-Requests"); v != "" {
@@ -147,16 +145,4 @@ func isTimeout(ctx context.Context, err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// scrub drops the URL from *url.Error so that errors carry no account SID path
-// noise and never a userinfo part; the cause stays.
-func scrub(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil && strings.HasPrefix(err.Error(), "Post ") {
-			return inner
-		}
-	}
-	return err
 }
