@@ -471,8 +471,8 @@ func (c *compiler) compileCases(cases Cases, env map[string]any, where, defStatu
 			if cc.body, err = c.compileTree(rc.Body, env); err != nil {
 				return nil, fail(".body", err)
 			}
-			if cc.body != nil && cc.body.kind != nodeObject {
-				return nil, fail(".body", errors.New("a twilio body must be an object"))
+			if cc.body != nil && cc.body.kind != nodeObject && cc.body.kind != nodeExpr {
+				return nil, fail(".body", errors.New("a twilio body must be an object, or one expression giving a map"))
 			}
 		case ReplyEmpty:
 		default:

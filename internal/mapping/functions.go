@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"regexp"
 	"strings"
@@ -24,6 +25,7 @@ var placeholderRE = regexp.MustCompile(`{{\s*([\w.]+)\s*}}`)
 //	twiml(s, voice, lang)   the same with <Say voice= language=>
 //	json(v)                 compact JSON encoding of v
 //	json_object(s)          s repaired into a JSON object ({"OTP":012345} keeps its digits)
+//	xml_escape(s)           s with &, <, >, quotes and line breaks escaped for XML text
 //	mask(s)                 a phone number with its middle hidden (phone.Mask)
 //
 // twiml and json_object fail on what the caller sent (a forbidden TwiML verb, a
@@ -65,6 +67,13 @@ func (c *compiler) functions() []expr.Option {
 				return nil, &InputError{Reason: err.Error()}
 			}
 			return out, nil
+		}, new(func(string) string)),
+		expr.Function("xml_escape", func(p ...any) (any, error) {
+			var b strings.Builder
+			if err := xml.EscapeText(&b, []byte(p[0].(string))); err != nil {
+				return nil, err
+			}
+			return b.String(), nil
 		}, new(func(string) string)),
 		expr.Function("mask", func(p ...any) (any, error) {
 			return phone.Mask(p[0].(string)), nil

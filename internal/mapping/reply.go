@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -117,6 +118,9 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 			var tmp bytes.Buffer
 			if err := writeJSON(&tmp, rc.body, env); err != nil {
 				return fail(".body", err)
+			}
+			if !gjson.ParseBytes(tmp.Bytes()).IsObject() {
+				return fail(".body", errors.New("did not give an object"))
 			}
 			own = tmp.Bytes()
 		}

@@ -281,6 +281,10 @@ func TestReplyTwilio(t *testing.T) {
 			body: `{"code":0,"message":"too many requests","more_info":"","status":429}`},
 		{name: "json own body for adapter errors", reply: `{"format": "twilio", ` + own + `}`, res: invalid,
 			body: `{"code":21211,"message":"field \"to\" is required","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`},
+		{name: "own body as one expression", reply: `{"format": "twilio", "body": "let c = result.field == 'to' ? 21604 : 20001; {'status': 400, 'code': c, 'message': c == 21604 ? \"A 'To' phone number is required.\" : result.reason}"}`,
+			res: invalid, body: `{"code":21604,"message":"A 'To' phone number is required.","status":400}`},
+		{name: "xml own body as one expression", reply: `{"format": "twilio", "root": "xml", "body": "{'code': 20003, 'message': 'Authenticate', 'status': 401}"}`,
+			res: invalid, body: "<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><RestException><Code>20003</Code><Message>Authenticate</Message><Status>401</Status></RestException></TwilioResponse>"},
 		{name: "own body never hides Twilio's", reply: `{"format": "twilio", ` + own + `}`,
 			res: func() *Result { r := rejected(); r.TwilioBody = []byte(twilioErr); return r }, body: twilioErr},
 		{name: "xml converts Twilio's body", reply: `{"format": "twilio", "root": "xml", "status": "201"}`,
@@ -319,6 +323,30 @@ func TestReplyTwilio(t *testing.T) {
 				t.Error("not JSON")
 			}
 		})
+	}
+}
+
+func TestReplyTwilioBodyNotAMap(t *testing.T) {
+	m := replyMapping(t, `{"success": {"format": "twilio", "body": "result.sid"}, "failure": {"format": "empty"}}`)
+	if _, err := m.Reply(values(t, m, "x"), accepted()); err == nil || !strings.Contains(err.Error(), "did not give an object") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestReplyMarkers(t *testing.T) {
+	// The building blocks of marker answers: let, string slicing, matches,
+	// xml_escape and lower.
+	m := replyMapping(t, `{
+	  "success": {"format": "text", "body": "let m = options.marker; let tag = m matches '^<[A-Za-z_][A-Za-z0-9_.-]*>$'; (tag ? m + xml_escape(message) + '</' + m[1:] : m) + (lower(m) contains 'sid' ? '!' : '?')"},
+	  "failure": {"format": "empty"}
+	}`)
+	r, err := m.Reply(values(t, m, tricky), accepted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<sid>Tom &amp; &#34;Jerry&#34; &lt;b&gt;&#39;quoted&#39;&lt;/b&gt;&#xA;line 2&#x9;tab + plus — Привет 你好 ✓ \u2028</sid>!"
+	if string(r.Body) != want {
+		t.Errorf("got  %s\nwant %s", r.Body, want)
 	}
 }
 

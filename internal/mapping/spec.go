@@ -159,9 +159,10 @@ type ReplyCase struct {
 	// expression), "form" (an object of expressions, form-encoded), "twilio" (Twilio's
 	// own reply relayed, as JSON or, with Root "xml", converted to Twilio's XML) or
 	// "empty". With format twilio, Body is optional: an object like format json's
-	// (snake_case keys such as code, message, more_info, status) used instead of
-	// the built-in summary when Twilio gave no body to relay, that is when the
-	// adapter answered by itself (bad input, rate limit, Twilio unreachable).
+	// (snake_case keys such as code, message, more_info, status), or one
+	// expression giving a map, used instead of the built-in summary when Twilio
+	// gave no body to relay, that is when the adapter answered by itself (bad
+	// input, rate limit, Twilio unreachable).
 	Format string `json:"format,omitempty"`
 	// Root is the XML root element (format xml), or "json"/"xml" for format twilio.
 	Root string `json:"root,omitempty"`
