@@ -24,7 +24,8 @@ type answer struct {
 	Code    int
 	Message string
 	Elapsed time.Duration
-	Err     error // transport error or unreadable answer
+	Err     error  // transport error or unreadable answer
+	Body    string // the raw answer
 }
 
 // outcomes are the generic mapping's documented outcomes.
@@ -95,7 +96,7 @@ func do(c *http.Client, req *http.Request) answer {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	a := answer{Status: resp.StatusCode, Elapsed: time.Since(start)}
+	a := answer{Status: resp.StatusCode, Elapsed: time.Since(start), Body: string(body)}
 	if err != nil {
 		a.Err = fmt.Errorf("reading the answer: %w", err)
 		return a
