@@ -65,6 +65,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -438,9 +439,24 @@ func newTestSim(t testing.TB, accounts ...simulator.Account) *testSim {
 	return &testSim{URL: srv.URL, Simulator: sim}
 }
 
+// settle waits, at most a few seconds, until the simulator has answered every
+// request it got: a request whose client went away (a timeout) is recorded
+// only once the simulator notices.
+func (s *testSim) settle() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		st := s.Stats()
+		if st.Requests == st.Accepted+st.Rejected {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // records lists the Twilio API requests the simulator got for accountSID
-// (every account when "").
+// (every account when ""), once every request has been answered.
 func (s *testSim) records(accountSID string) []simulator.Record {
+	s.settle()
 	var out []simulator.Record
 	for _, r := range s.Records() {
 		if r.API != "" && (accountSID == "" || r.AccountSID == accountSID) {

@@ -27,6 +27,7 @@ import (
 // to the real stream and kept; afterwards, a value registered with noteSecret
 // appearing in it fails the run with exit status 1.
 func TestMain(m *testing.M) {
+	testBinary, _ = os.Executable() // before caddytest rewrites os.Args
 	if flag.Lookup("update") == nil {
 		flag.Bool("update", false, "rewrite the golden files under testdata/ instead of comparing with them")
 	}
@@ -248,6 +249,9 @@ func redactLine(data []byte, i int, forms []string) string {
 	return line
 }
 
+// testBinary is this test binary, for TestLeakCheck's child process.
+var testBinary string
+
 // leakChildEnv makes TestLeakCheckChild leak on purpose.
 const leakChildEnv = "CADDYMODULE_LEAK_CHECK_CHILD"
 
@@ -270,7 +274,7 @@ func TestLeakCheck(t *testing.T) {
 	}
 	// Built at run time and never registered here: this process does not print it.
 	value := "LEAK" + strings.ToUpper(strconv.FormatInt(time.Now().UnixNano(), 36)) + "CHILD"
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLeakCheckChild$", "-test.count=1", "-test.v")
+	cmd := exec.Command(testBinary, "-test.run=^TestLeakCheckChild$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), leakChildEnv+"=1", leakChildEnv+"_VALUE="+value)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
