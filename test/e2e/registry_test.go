@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,7 +142,8 @@ func scanLogs(p *proc) []violation {
 	defer registry.RUnlock()
 	var out []violation
 	seen := map[string]bool{}
-	check := func(line int, field, s string) {
+	var check func(line int, field, s string)
+	check = func(line int, field, s string) {
 		for val, sec := range registry.substr {
 			if strings.Contains(s, val) {
 				key := fmt.Sprint(line, field, sec.kind)
@@ -158,6 +160,12 @@ func scanLogs(p *proc) []violation {
 					seen[key] = true
 					out = append(out, violation{p.test, p.role, line, field, sec})
 				}
+			}
+		}
+		// A query string or form body in a log is URL-encoded: look inside.
+		if strings.ContainsAny(s, "%+") {
+			if u, err := url.QueryUnescape(s); err == nil && u != s {
+				check(line, field, u)
 			}
 		}
 	}
@@ -243,4 +251,45 @@ func finalScan() (fresh []violation, lines int, procs int) {
 		}
 	}
 	return fresh, lines, len(all)
+}
+
+// TestScanFindsLeaks checks the scanner itself on made-up log lines: it must
+// find a registered value in a JSON field, a nested header, a URL-encoded
+// query and a non-JSON line, and must not be fooled by digits inside
+// timestamps, SIDs or a masked number.
+func TestScanFindsLeaks(t *testing.T) {
+	token := newToken(t, "auth_token")
+	registerWord("code", t.Name(), "930571846") // longer than real codes: no clash with other tests
+	registerWord("phone", t.Name(), "12025559876")
+	p := &proc{role: "fake", test: t.Name(), logs: &logBuffer{}}
+	lines := []string{
+		`{"level":"info","ts":1795311855.930571846,"msg":"ok","sid":"SMab930571846cd","to":"+1202••••876"}`, // clean
+		`{"level":"info","msg":"twilio_sms","error":"body was: code 930571846"}`,
+		`{"level":"info","request":{"headers":{"X-Api-Key":["` + token + `"]}}}`,
+		`{"level":"info","request":{"uri":"/sms?to=%2B12025559876&message=Your+code+is+930571846"}}`,
+		`panic: token ` + token,
+	}
+	for _, l := range lines {
+		fmt.Fprintln(p.logs, l)
+	}
+	got := map[string]bool{}
+	for _, v := range scanLogs(p) {
+		got[fmt.Sprintf("%d %s %s", v.line, v.field, v.secret.kind)] = true
+	}
+	want := []string{
+		"2 error code",
+		"3 request>headers>X-Api-Key[0] auth_token",
+		"4 request>uri code",
+		"4 request>uri phone",
+		"5 (raw) auth_token",
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("scanner missed %q", w)
+		}
+		delete(got, w)
+	}
+	for g := range got {
+		t.Errorf("scanner false positive %q", g)
+	}
 }
