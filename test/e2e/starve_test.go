@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestFallbackNotStarvedByMainQueue: the main account answers every request
+// 429 (a 429 storm) and admits one request at a time (max_concurrent 1);
+// the fallback account is healthy. Twelve callers arrive at once with a 1s
+// budget. Nothing is ever sent through the main account, so by the fallback
+// rule ("tried when the previous one failed in a way that proves nothing was
+// sent") every caller should end on the fallback account.
+//
+// With a simulator latency of 100ms each caller holds the main account's
+// only slot for at least 300ms (three 429s), so callers 4 to 12 are still
+// queued for it when their wait ends at deadline − MinAttempt (750ms). The
+// dispatcher then stops (ReasonNoSlot, "running out of time is the end")
+// instead of trying the fallback, and the caller is told "unreachable:
+// Twilio could not be reached" although Twilio was never tried for it.
+func TestFallbackNotStarvedByMainQueue(t *testing.T) {
+	caddyBin(t)
+	main, backup := newSimAccount(t), newSimAccount(t)
+	s := startSim(t, simOptions{latency: 100 * time.Millisecond}, main, backup)
+	ad := startAdapter(t, "", route{path: "/sms", lines: []string{
+		"name starve",
+		"account_sid " + main.sid,
+		"auth_token " + main.token,
+		"from +15005550006",
+		"api_url " + s.url(),
+		"timeout 1s",
+		"dial_timeout 250ms",
+		"max_concurrent 1",
+		"breaker 1000 1s",
+		"fallback backup {",
+		"\taccount_sid " + backup.sid,
+		"\tauth_token " + backup.token,
+		"\tfrom +15005550006",
+		"\tapi_url " + s.url(),
+		"}",
+	}})
+	s.fault(t, main.sid, "429")
+	const callers = 12
+	client := callerClient(callers, 10*time.Second)
+	answers := make([]answer, callers)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg, _ := newMessage(t)
+			answers[i] = post(client, ad.base()+"/sms", smsForm(newPhone(t), msg))
+		}()
+	}
+	wg.Wait()
+	st := s.idle(t)
+	starved := 0
+	for i, a := range answers {
+		if err := a.definite(); err != nil {
+			t.Errorf("caller %d: no definite answer: %v", i, err)
+			continue
+		}
+		if a.Elapsed > time.Second+matrixSlack {
+			t.Errorf("caller %d: answered after %s", i, a.Elapsed)
+		}
+		if !a.OK {
+			starved++
+			if a.Outcome == "unreachable" {
+				t.Errorf("caller %d: %s (%q), but it only waited in the adapter's own queue for the main account: want the fallback's answer, or at worst 503 unavailable", i, a, a.Message)
+			}
+		}
+	}
+	if starved > 0 {
+		t.Errorf("%d of %d callers were never tried on the healthy fallback account (it accepted %d)", starved, callers, st.PerAccount[backup.sid].Accepted)
+	}
+	if got := st.PerAccount[main.sid].Accepted; got != 0 {
+		t.Errorf("the main account accepted %d messages under a 429 fault", got)
+	}
+}
