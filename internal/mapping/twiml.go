@@ -14,8 +14,8 @@ import (
 // `<Say>1</Say> <Pause length="1"/>` (their beforeTag/afterTag settings): those
 // survive. Text outside any verb is spoken with <Say>. Only Say (with its SSML
 // children) and Pause are allowed: a caller must not be able to make Twilio
-// <Dial>, <Play> a URL or <Redirect>. Text that is not well-formed XML is spoken
-// as it is. Everything is written by encoding/xml, so &, < and quotes are escaped.
+// <Dial>, <Play> a URL or <Redirect>. A bare "&" is read as text; anything else
+// that is not well-formed XML is spoken as it is. Everything is written by encoding/xml, so &, < and quotes are escaped.
 func TwiML(message, voice, language string) (string, error) {
 	var out bytes.Buffer
 	enc := xml.NewEncoder(&out)
@@ -25,6 +25,17 @@ func TwiML(message, voice, language string) (string, error) {
 	}
 	if strings.Contains(message, "<") {
 		err := encodeFragment(enc, message, voice, language)
+		if err != nil && !errors.Is(err, errVerbNotAllowed) {
+			// A bare "&" in the text around the fragments ("Tom & Jerry <Say>1</Say>")
+			// is text, not markup: read it as "&amp;" and try once more.
+			if fixed, changed := escapeBareAmpersands([]byte(message)); changed {
+				out.Reset()
+				enc = xml.NewEncoder(&out)
+				if err = enc.EncodeToken(start); err == nil {
+					err = encodeFragment(enc, string(fixed), voice, language)
+				}
+			}
+		}
 		if err == nil {
 			if err := enc.EncodeToken(start.End()); err != nil {
 				return "", err

@@ -30,6 +30,8 @@ func TestTwiML(t *testing.T) {
 		{name: "unsafe attributes dropped", in: `<Say loop="0" xmlns="urn:x" voice="alice">1</Say><Pause length="3600"/><Pause length="2" foo="x"/>`,
 			want: `<Response><Say voice="alice">1</Say><Pause></Pause><Pause length="2"></Pause></Response>`},
 		{name: "text inside Pause dropped", in: `<Pause length="1">ignored</Pause>`, want: `<Response><Pause length="1"></Pause></Response>`},
+		{name: "bare ampersand around fragments", in: `Tom & Jerry: <Say>1</Say> <Pause length="1"/> & bye`,
+			want: `<Response><Say>Tom &amp; Jerry:</Say><Say>1</Say><Pause length="1"></Pause><Say>&amp; bye</Say></Response>`},
 		{name: "not well-formed is spoken", in: `Code < 5 & > 3 <Say>`, want: "<Response><Say>Code &lt; 5 &amp; &gt; 3 &lt;Say&gt;</Say></Response>"},
 		{name: "unclosed verb is spoken", in: `<Say>1`, want: "<Response><Say>&lt;Say&gt;1</Say></Response>"},
 		{name: "empty", in: "", want: "<Response><Say></Say></Response>"},
