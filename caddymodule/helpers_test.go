@@ -304,8 +304,21 @@ func provisionHandler(t testing.TB, h *Handler) error {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	err := h.Provision(ctx)
-	t.Cleanup(func() { _ = h.Cleanup() })
+	t.Cleanup(func() { _ = cleanupHandler(h) })
 	return err
+}
+
+var cleanedUp sync.Map // *Handler -> true
+
+// cleanupHandler runs h.Cleanup once however often it is called: Caddy calls
+// it exactly once, and a second call would release pooled state (shared with
+// other tests' handlers) a second time. Tests that clean up a handler
+// themselves (a reload) must use it.
+func cleanupHandler(h *Handler) error {
+	if _, done := cleanedUp.LoadOrStore(h, true); done {
+		return nil
+	}
+	return h.Cleanup()
 }
 
 // mustProvision is provisionBlock failing the test on error.
