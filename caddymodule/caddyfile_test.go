@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -456,7 +458,7 @@ func TestSimulatorUnmarshalCaddyfileErrors(t *testing.T) {
 // with a message naming the setting at fault (matched case-insensitively).
 func TestProvisionErrors(t *testing.T) {
 	t.Parallel()
-	stored := "account_sid " + cfMain + "\nauth_token " + cfToken
+	creds := "account_sid " + cfMain + "\nauth_token " + cfToken
 	block := func(lines ...string) string {
 		return "twilio_sms {\n" + strings.Join(lines, "\n") + "\n}"
 	}
@@ -472,56 +474,56 @@ func TestProvisionErrors(t *testing.T) {
 		{"bad account_sid", block("account_sid AC123", "auth_token "+cfToken), []string{"account_sid must look like AC followed by 32 hex digits"}},
 		{"account_sid of another kind", block("account_sid "+cfKey, "auth_token "+cfToken), []string{"account_sid must look like AC"}},
 		{"bad api_key_sid", block("account_sid "+cfMain, "api_key AC0123 key-secret-2"), []string{"api_key_sid must look like SK"}},
-		{"bad messaging_service_sid", block(stored, "messaging_service_sid MG123"), []string{"messaging_service_sid must look like MG"}},
-		{"bad studio_flow_sid", block(stored, "studio_flow_sid FW123"), []string{"studio_flow_sid must look like FW"}},
-		{"unknown credentials", block(stored, "credentials vault"), []string{`credentials must be stored, api_key or passthrough, not "vault"`}},
-		{"passthrough with a stored token", block(stored, "credentials passthrough"), []string{"credentials passthrough", "remove auth_token"}},
+		{"bad messaging_service_sid", block(creds, "messaging_service_sid MG123"), []string{"messaging_service_sid must look like MG"}},
+		{"bad studio_flow_sid", block(creds, "studio_flow_sid FW123"), []string{"studio_flow_sid must look like FW"}},
+		{"unknown credentials", block(creds, "credentials vault"), []string{`credentials must be stored, api_key or passthrough, not "vault"`}},
+		{"passthrough with a stored token", block(creds, "credentials passthrough"), []string{"credentials passthrough", "remove auth_token"}},
 		{"passthrough with subaccounts", block("credentials passthrough", "subaccount +91 {", "name india", "account_sid "+cfSub, "}"),
 			[]string{"credentials passthrough", "subaccount and fallback need stored credentials"}},
 		{"passthrough with basic caller_auth", block("credentials passthrough", "caller_auth basic idp idp-pass-1"),
 			[]string{"caller_auth[0]: basic cannot be used with credentials passthrough"}},
-		{"unknown channel", block(stored, "channel fax"), []string{`channel must be sms or voice, not "fax"`}},
-		{"http api_url to a remote host", block(stored, "api_url http://api.twilio.com"), []string{"api_url", "plain http is only allowed to a loopback host"}},
-		{"http studio_url to a private address", block(stored, "studio_url http://10.0.0.8:8081"), []string{"studio_url", "plain http is only allowed to a loopback host"}},
-		{"api_url with user info", block(stored, "api_url https://user:pw@api.twilio.com"), []string{"api_url must not contain credentials"}},
-		{"api_url with another scheme", block(stored, "api_url ftp://127.0.0.1"), []string{"api_url must be an https URL"}},
-		{"api_url not absolute", block(stored, "api_url api.twilio.com"), []string{`api_url "api.twilio.com" is not an absolute URL`}},
-		{"subaccount http api_url", block(stored, "subaccount +91 {", "name india", "account_sid "+cfSub, "api_url http://twilio.example.com", "}"),
+		{"unknown channel", block(creds, "channel fax"), []string{`channel must be sms or voice, not "fax"`}},
+		{"http api_url to a remote host", block(creds, "api_url http://api.twilio.com"), []string{"api_url", "plain http is only allowed to a loopback host"}},
+		{"http studio_url to a private address", block(creds, "studio_url http://10.0.0.8:8081"), []string{"studio_url", "plain http is only allowed to a loopback host"}},
+		{"api_url with user info", block(creds, "api_url https://user:pw@api.twilio.com"), []string{"api_url must not contain credentials"}},
+		{"api_url with another scheme", block(creds, "api_url ftp://127.0.0.1"), []string{"api_url must be an https URL"}},
+		{"api_url not absolute", block(creds, "api_url api.twilio.com"), []string{`api_url "api.twilio.com" is not an absolute URL`}},
+		{"subaccount http api_url", block(creds, "subaccount +91 {", "name india", "account_sid "+cfSub, "api_url http://twilio.example.com", "}"),
 			[]string{"subaccount +91", "api_url", "loopback"}},
-		{"unknown built-in mapping", block(stored, "mapping nosuchproduct"), []string{"mapping", "nosuchproduct"}},
-		{"missing mapping file", block(stored, "mapping ./testdata/none/missing.json"), []string{"mapping", "missing.json"}},
-		{"bad default_region", block(stored, "default_region XX"), []string{`default_region "XX"`}},
-		{"unknown edge", block(stored, "edge atlantis", "region ie1"), []string{"edge", "atlantis"}},
-		{"region without edge", block(stored, "region ie1"), []string{"region", "ie1", "needs an edge"}},
-		{"bad region", block(stored, "edge dublin", "region IRELAND"), []string{"region", "IRELAND"}},
-		{"bad sender number", block(stored, "sender +1415"), []string{"sender[0]", "number"}},
-		{"bad sender country", block(stored, "sender +14155550100 countries USA"), []string{"sender[0]", "country", "USA"}},
-		{"from and sender together", block(stored, "from +15005550006", "sender +14155550100"), []string{"from and sender are exclusive"}},
-		{"voice route with an SMS-only pool", block(stored, "channel voice", "sender 894546 short_code sms", "sender +14155550100 standard sms"),
+		{"unknown built-in mapping", block(creds, "mapping nosuchproduct"), []string{"mapping", "nosuchproduct"}},
+		{"missing mapping file", block(creds, "mapping ./testdata/none/missing.json"), []string{"mapping", "missing.json"}},
+		{"bad default_region", block(creds, "default_region XX"), []string{`default_region "XX"`}},
+		{"unknown edge", block(creds, "edge atlantis", "region ie1"), []string{"edge", "atlantis"}},
+		{"region without edge", block(creds, "region ie1"), []string{"region", "ie1", "needs an edge"}},
+		{"bad region", block(creds, "edge dublin", "region IRELAND"), []string{"region", "IRELAND"}},
+		{"bad sender number", block(creds, "sender +1415"), []string{"sender[0]", "number"}},
+		{"bad sender country", block(creds, "sender +14155550100 countries USA"), []string{"sender[0]", "country", "USA"}},
+		{"from and sender together", block(creds, "from +15005550006", "sender +14155550100"), []string{"from and sender are exclusive"}},
+		{"voice route with an SMS-only pool", block(creds, "channel voice", "sender 894546 short_code sms", "sender +14155550100 standard sms"),
 			[]string{"sender", "voice"}},
-		{"short code marked voice", block(stored, "sender 894546 short_code voice"), []string{"sender", "short code cannot place voice calls"}},
-		{"voice subaccount with an SMS-only pool", block(stored, "channel voice", "subaccount +91 {", "name india", "account_sid "+cfSub, "sender 56789 short_code", "}"),
+		{"short code marked voice", block(creds, "sender 894546 short_code voice"), []string{"sender", "short code cannot place voice calls"}},
+		{"voice subaccount with an SMS-only pool", block(creds, "channel voice", "subaccount +91 {", "name india", "account_sid "+cfSub, "sender 56789 short_code", "}"),
 			[]string{"subaccount +91", "sender", "voice"}},
-		{"studio through a subaccount without its own token", block(stored, "studio_flow_sid "+cfFlow, "subaccount +91 {", "name india", "account_sid "+cfSub, "}"),
+		{"studio through a subaccount without its own token", block(creds, "studio_flow_sid "+cfFlow, "subaccount +91 {", "name india", "account_sid "+cfSub, "}"),
 			[]string{"subaccount +91", "Studio needs the subaccount's own auth_token"}},
-		{"fallback to the main account", block(stored, "fallback again {", "account_sid "+cfMain, "auth_token "+cfToken, "}"),
+		{"fallback to the main account", block(creds, "fallback again {", "account_sid "+cfMain, "auth_token "+cfToken, "}"),
 			[]string{"fallback", "loop"}},
-		{"fallback twice to the same account", block(stored, "fallback one {", "account_sid "+cfBack, "auth_token back-token-1", "}", "fallback two {", "account_sid "+cfBack, "auth_token back-token-1", "}"),
+		{"fallback twice to the same account", block(creds, "fallback one {", "account_sid "+cfBack, "auth_token back-token-1", "}", "fallback two {", "account_sid "+cfBack, "auth_token back-token-1", "}"),
 			[]string{"fallback", "already fallback[0]", "loop"}},
-		{"fallback named main", block(stored, "fallback main {", "account_sid "+cfBack, "auth_token back-token-2", "}"), []string{"fallback", "main", "loop"}},
-		{"caller_auth header without value", block(stored, `caller_auth header X-Api-Key ""`), []string{"caller_auth[0]", "header needs a name and a value"}},
-		{"allow_countries with a non-region", block(stored, "allow_countries US Mars"), []string{"allow_countries", "Mars"}},
-		{"deny_countries with a non-region", block(stored, "deny_countries ZZZ"), []string{"deny_countries", "ZZZ"}},
-		{"dial_timeout equal to timeout", block(stored, "timeout 2s", "dial_timeout 2s"), []string{"dial_timeout must be shorter than timeout"}},
-		{"dial_timeout above timeout", block(stored, "timeout 1s", "dial_timeout 1500ms"), []string{"dial_timeout must be shorter than timeout"}},
+		{"fallback named main", block(creds, "fallback main {", "account_sid "+cfBack, "auth_token back-token-2", "}"), []string{"fallback", "main", "loop"}},
+		{"caller_auth header without value", block(creds, `caller_auth header X-Api-Key ""`), []string{"caller_auth[0]", "header needs a name and a value"}},
+		{"allow_countries with a non-region", block(creds, "allow_countries US Mars"), []string{"allow_countries", "Mars"}},
+		{"deny_countries with a non-region", block(creds, "deny_countries ZZZ"), []string{"deny_countries", "ZZZ"}},
+		{"dial_timeout equal to timeout", block(creds, "timeout 2s", "dial_timeout 2s"), []string{"dial_timeout must be shorter than timeout"}},
+		{"dial_timeout above timeout", block(creds, "timeout 1s", "dial_timeout 1500ms"), []string{"dial_timeout must be shorter than timeout"}},
 
 		// The messages below name Go fields or internal lists (countries[1],
 		// AccountSID, Username) or no setting at all: see TestProvisionErrorsNameTheSetting.
-		{"duplicate subaccount prefix (written two ways)", block(stored, "subaccount +91 {", "name india", "account_sid "+cfSub, "}", "subaccount 91 {", "name india2", "account_sid "+cfBack, "}"),
+		{"duplicate subaccount prefix (written two ways)", block(creds, "subaccount +91 {", "name india", "account_sid "+cfSub, "}", "subaccount 91 {", "name india2", "account_sid "+cfBack, "}"),
 			[]string{"duplicate prefix"}},
-		{"bad subaccount prefix", block(stored, "subaccount +0 {", "name zero", "account_sid "+cfSub, "}"), []string{"prefix"}},
-		{"bad subaccount account_sid", block(stored, "subaccount +91 {", "name india", "account_sid AC42", "}"), []string{"+91", "AC followed by 32 hex digits"}},
-		{"allow and deny overlap", block(stored, "allow_countries US GB", "deny_countries GB"), []string{"GB", "both allowed and denied"}},
+		{"bad subaccount prefix", block(creds, "subaccount +0 {", "name zero", "account_sid "+cfSub, "}"), []string{"prefix"}},
+		{"bad subaccount account_sid", block(creds, "subaccount +91 {", "name india", "account_sid AC42", "}"), []string{"+91", "AC followed by 32 hex digits"}},
+		{"allow and deny overlap", block(creds, "allow_countries US GB", "deny_countries GB"), []string{"GB", "both allowed and denied"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -552,7 +554,7 @@ func TestProvisionErrors(t *testing.T) {
 // setting. See the report for the fix.
 func TestProvisionErrorsNameTheSetting(t *testing.T) {
 	t.Parallel()
-	stored := "account_sid " + cfMain + "\nauth_token " + cfToken
+	creds := "account_sid " + cfMain + "\nauth_token " + cfToken
 	block := func(lines ...string) string {
 		return "twilio_sms {\n" + strings.Join(lines, "\n") + "\n}"
 	}
@@ -561,13 +563,13 @@ func TestProvisionErrorsNameTheSetting(t *testing.T) {
 		input string
 		want  []string
 	}{
-		{"duplicate subaccount prefix", block(stored, "subaccount +91 {", "name india", "account_sid "+cfSub, "}", "subaccount 91 {", "name india2", "account_sid "+cfBack, "}"),
+		{"duplicate subaccount prefix", block(creds, "subaccount +91 {", "name india", "account_sid "+cfSub, "}", "subaccount 91 {", "name india2", "account_sid "+cfBack, "}"),
 			[]string{"subaccount 91", "duplicate"}},
-		{"bad subaccount prefix", block(stored, "subaccount +0 {", "name zero", "account_sid "+cfSub, "}"), []string{"subaccount +0"}},
-		{"bad subaccount account_sid", block(stored, "subaccount +91 {", "name india", "account_sid AC42", "}"), []string{"subaccount +91", "account_sid"}},
-		{"bad fallback account_sid", block(stored, "fallback backup {", "account_sid AC42", "}"), []string{"fallback", "account_sid"}},
-		{"bad subaccount api_key", block(stored, "subaccount +91 {", "name india", "account_sid "+cfSub, "api_key SK42 key-secret-3", "}"), []string{"subaccount +91", "api_key"}},
-		{"allow and deny overlap", block(stored, "allow_countries US GB", "deny_countries GB"), []string{"allow_countries", "deny_countries", "GB"}},
+		{"bad subaccount prefix", block(creds, "subaccount +0 {", "name zero", "account_sid "+cfSub, "}"), []string{"subaccount +0"}},
+		{"bad subaccount account_sid", block(creds, "subaccount +91 {", "name india", "account_sid AC42", "}"), []string{"subaccount +91", "account_sid"}},
+		{"bad fallback account_sid", block(creds, "fallback backup {", "account_sid AC42", "}"), []string{"fallback", "account_sid"}},
+		{"bad subaccount api_key", block(creds, "subaccount +91 {", "name india", "account_sid "+cfSub, "api_key SK42 key-secret-3", "}"), []string{"subaccount +91", "api_key"}},
+		{"allow and deny overlap", block(creds, "allow_countries US GB", "deny_countries GB"), []string{"allow_countries", "deny_countries", "GB"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -734,4 +736,129 @@ func lineDiff(want, got string) string {
 		fmt.Fprintf(&b, "  %4d + %s\n", j+1, g[j])
 	}
 	return b.String()
+}
+
+// TestProvisionStudioFallbackToken: a Studio route's fallback account needs
+// its own credentials, as a subaccount does: Studio runs a flow as the
+// credentials' own account, so a fallback borrowing the main account's token
+// would run the main account's flow again.
+//
+// BUG(studio-fallback-token): buildRouter checks only the subaccounts; this
+// config provisions.
+func TestProvisionStudioFallbackToken(t *testing.T) {
+	t.Parallel()
+	_, err := provisionBlock(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\nfrom +15005550006\nstudio_flow_sid "+cfFlow+
+		"\nfallback backup {\naccount_sid "+cfBack+"\nfrom +15005550006\n}\n}")
+	if err == nil || !strings.Contains(err.Error(), "fallback") || !strings.Contains(err.Error(), "auth_token") {
+		t.Errorf("BUG(studio-fallback-token): got %v, want an error naming the fallback and its auth_token", err)
+	}
+}
+
+// TestProvisionSecretPlaceholders: {env.*} and {file.*} are resolved in every
+// setting documented to take them, and the token reaches Twilio.
+//
+// BUG(caller-auth-env-user): CallerCredential documents "Username and
+// Password (type basic); {env.*} allowed", but resolveSecrets resolves only
+// Value and Password, so a basic caller_auth whose user name is a placeholder
+// never matches.
+func TestProvisionSecretPlaceholders(t *testing.T) {
+	main := acct()
+	sim := newTestSim(t, main)
+	file := filepath.Join(t.TempDir(), "twilio_token")
+	if err := os.WriteFile(file, []byte(main.AuthToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	user, password := "idp-"+newCode(), newToken()
+	t.Setenv("CADDYMODULE_TEST_SID", main.SID)
+	t.Setenv("CADDYMODULE_TEST_CALLER_USER", user)
+	t.Setenv("CADDYMODULE_TEST_CALLER_PASSWORD", password)
+	hd := mustProvision(t, routeBlock(t, "account_sid {env.CADDYMODULE_TEST_SID}", "auth_token {file."+file+"}",
+		"from +15005550006", "api_url "+sim.URL,
+		"caller_auth basic {env.CADDYMODULE_TEST_CALLER_USER} {env.CADDYMODULE_TEST_CALLER_PASSWORD}"))
+	if hd.AccountSID != main.SID || hd.AuthToken != main.AuthToken {
+		t.Fatal("account_sid or auth_token placeholder not resolved (or the file's newline kept)")
+	}
+	r := formRequest(sms(newNumber(t, "US"), newMessage()))
+	r.SetBasicAuth(user, password)
+	noteSecret(basicAuth(user, password), strings.TrimPrefix(basicAuth(user, password), "Basic "))
+	if a := serveRequest(t, hd, r); a.Status != 200 {
+		t.Errorf("BUG(caller-auth-env-user): caller with the resolved credentials got %v, want 200", a)
+	}
+}
+
+// TestSimulatorProvision: the simulator module resolves {env.*} in the
+// secrets it is given and answers like Twilio.
+//
+// BUG(sim-key-env): Simulator.Provision resolves placeholders in auth_token but
+// not in api_key secrets.
+func TestSimulatorProvision(t *testing.T) {
+	token, secret := newToken(), newToken()
+	t.Setenv("CADDYMODULE_TEST_SIM_TOKEN", token)
+	t.Setenv("CADDYMODULE_TEST_SIM_KEY", secret)
+	var s Simulator
+	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twilio_simulator {\naccount " + cfMain + " {env.CADDYMODULE_TEST_SIM_TOKEN}\napi_key " +
+		cfMain + " " + cfKey + " {env.CADDYMODULE_TEST_SIM_KEY}\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Provision(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, user, password string }{
+		{"auth token", cfMain, token},
+		{"api key", cfKey, secret},
+	} {
+		form := sms("+15005550006", newMessage())
+		form.Set("From", "+15005550006")
+		form.Set("To", form.Get("to"))
+		form.Set("Body", form.Get("message"))
+		r := httptest.NewRequest(http.MethodPost, "/2010-04-01/Accounts/"+cfMain+"/Messages.json", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(tt.user, tt.password)
+		w := httptest.NewRecorder()
+		if err := s.ServeHTTP(w, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != http.StatusCreated {
+			t.Errorf("BUG(sim-key-env): %s from the environment: HTTP %d, want 201", tt.name, w.Code)
+		}
+	}
+
+	for _, bad := range []string{"account AC1 tok", "account " + cfMain + " \"\""} {
+		var s Simulator
+		if err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twilio_simulator {\n" + bad + "\n}")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Provision(caddy.Context{}); err == nil || !strings.Contains(err.Error(), "accounts[0]") {
+			t.Errorf("%s: provisioning error %v, want one naming accounts[0]", bad, err)
+		}
+	}
+}
+
+// TestProvisionQueueSettings: max_concurrent and max_queue reach the
+// per-account limiters; `max_queue 0`, which the parser accepts, means no
+// queue (shed at once when max_concurrent requests are in flight).
+//
+// BUG(max-queue-zero): 0 is the JSON zero value, so Provision passes it on and
+// dispatch.NewState turns it into the default queue of 256; negative values,
+// which StateConfig takes as "none", are refused by the parser. There is no
+// way to turn the queue off.
+func TestProvisionQueueSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		lines     string
+		wantConc  int
+		wantQueue int
+	}{
+		{"", 32, 256},
+		{"max_concurrent 4\nmax_queue 16", 4, 16},
+		{"max_concurrent 1\nmax_queue 0", 1, 0},
+	} {
+		hd := mustProvision(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\n"+tt.lines+"\n}")
+		cfg := hd.dispatcher.State.Config()
+		if cfg.MaxConcurrent != tt.wantConc || cfg.MaxQueue != tt.wantQueue {
+			t.Errorf("BUG(max-queue-zero): %q: max_concurrent %d, max_queue %d; want %d and %d",
+				tt.lines, cfg.MaxConcurrent, cfg.MaxQueue, tt.wantConc, tt.wantQueue)
+		}
+	}
 }
