@@ -643,3 +643,60 @@ http://localhost:9080 {
 		t.Errorf("wrong passthrough credentials: %v (X-Code %q), want 502 carrying 20003", a, a.Header.Get("X-Code"))
 	}
 }
+
+// TestFallbackWithoutSender: a fallback (or subaccount) with no from, sender
+// or messaging service of its own, behind a main account that has one, can
+// never send: Twilio numbers belong to one account and are not inherited. It
+// should be refused at provisioning.
+//
+// BUG(fallback-sender): it provisions (the README's own `fallback backup {
+// account_sid … auth_token … }` example does), and when the main account
+// fails the caller gets 400 "invalid: field from: no sender can send sms to
+// US", blaming its request for a configuration error, while the fallback
+// never sends.
+func TestFallbackWithoutSender(t *testing.T) {
+	t.Parallel()
+	main, backup := acct(), acct()
+	sim := newTestSim(t, main, backup)
+	sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault5xx})
+	hd, err := provisionBlock(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL,
+		"fallback backup {", stored(backup), "}"))
+	if err != nil {
+		if !strings.Contains(err.Error(), "fallback") {
+			t.Errorf("provisioning error %q does not name the fallback", err)
+		}
+		return
+	}
+	a := serveRequest(t, hd, formRequest(sms(newNumber(t, "US"), newMessage())))
+	t.Errorf("BUG(fallback-sender): provisioned; after the main account's 500 the caller got %v", a)
+}
+
+// TestExplainSendsNothing: Explain shows the plan and the answers without a
+// Twilio call, and renders the invalid answer for bad input.
+func TestExplainSendsNothing(t *testing.T) {
+	t.Parallel()
+	main, backup := acct(), acct()
+	sim := newTestSim(t, main, backup)
+	hd := mustProvision(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL,
+		"fallback backup {", stored(backup), "from +15005550006", "}"))
+	ex, err := hd.Explain(formRequest(sms(newNumber(t, "US"), newMessage())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ex.Accounts, ",") != "main,backup" || len(ex.Requests) != 2 || ex.Requests[1].AccountSID != backup.SID {
+		t.Errorf("plan %v with %d requests, want main then backup", ex.Accounts, len(ex.Requests))
+	}
+	if ex.SuccessReply == nil || ex.SuccessReply.Status != 200 || ex.FailureReply == nil || ex.FailureReply.Status != 400 {
+		t.Errorf("success %v, failure %v: want 200 and 400 answers", ex.SuccessReply, ex.FailureReply)
+	}
+	ex, err = hd.Explain(formRequest(sms("not a number", newMessage())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Invalid == nil || ex.Invalid.Field != "to" || ex.InvalidReply == nil || ex.InvalidReply.Status != 400 || len(ex.Requests) != 0 {
+		t.Errorf("invalid input: %+v, want field to and a 400 answer", ex.Invalid)
+	}
+	if n := len(sim.records("")); n != 0 {
+		t.Errorf("Explain sent %d requests", n)
+	}
+}
