@@ -385,7 +385,7 @@ func TestReloadKeepsState(t *testing.T) {
 
 	// The reload: the identical config, then the old handler's cleanup.
 	h2 := mustProvision(t, block)
-	if err := h1.Cleanup(); err != nil {
+	if err := cleanupHandler(h1); err != nil {
 		t.Fatal(err)
 	}
 	if h2.mapping != h1.mapping {
@@ -495,4 +495,39 @@ http://localhost:9080 {
 	}
 	before = len(sim.records(""))
 	wantRateLimited(t, sim, before, postForm(t, tester, "/", sms(newNumber(t, "US"), newMessage()), "X-Api-Key: "+key), time.Hour)
+}
+
+// TestCleanupReleasesPool: the last handler's Cleanup drops its pooled state,
+// also after a Provision that failed half way.
+func TestCleanupReleasesPool(t *testing.T) {
+	t.Parallel()
+	main := acct()
+	// A field source of its own makes this test's mapping key unique.
+	unique := "field to any:to_" + strings.ToLower(newCode())
+	lines := []string{stored(main), "from +15005550006", unique, "rate_limit destination 3 1m"}
+
+	// Two handlers on the same mapping, as during a reload.
+	h1, h2 := mustProvision(t, routeBlock(t, lines...)), mustProvision(t, routeBlock(t, lines...))
+	key := h1.poolKeys[0] // the mapping
+	if refs, ok := pool.References(key); !ok || refs != 2 {
+		t.Fatalf("mapping references %d (%v), want 2", refs, ok)
+	}
+	_ = cleanupHandler(h1)
+	if refs, _ := pool.References(key); refs != 1 {
+		t.Errorf("after one cleanup: %d references, want 1", refs)
+	}
+	_ = cleanupHandler(h2)
+	if _, ok := pool.References(key); ok {
+		t.Error("the mapping is still pooled after the last cleanup")
+	}
+
+	// Fails in buildGuards, after the mapping was loaded: Caddy then calls Cleanup.
+	bad, err := provisionBlock(t, routeBlock(t, append(lines, "allow_countries US", "deny_countries US")...))
+	if err == nil || bad == nil || len(bad.poolKeys) == 0 || bad.poolKeys[0] != key {
+		t.Fatalf("overlapping countries: %v, want a failure after the mapping was loaded", err)
+	}
+	_ = cleanupHandler(bad)
+	if _, ok := pool.References(key); ok {
+		t.Error("a failed Provision's mapping is still pooled after Cleanup")
+	}
 }
