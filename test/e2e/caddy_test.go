@@ -124,7 +124,11 @@ func startCaddy(t testing.TB, role, dir string, adminPort int, cfg string, wait 
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	registerLogs(p)
 	t.Cleanup(func() {
+		t0 := time.Now()
 		p.stop()
+		if os.Getenv("E2E_DEBUG_STOP") == "1" {
+			t.Logf("stopping %s took %s", role, time.Since(t0))
+		}
 		checkProcLogs(t, p)
 		if t.Failed() && os.Getenv("E2E_DUMP_LOGS") == "1" {
 			t.Logf("%s log:\n%s", role, p.logs.String())

@@ -164,4 +164,32 @@ func TestDuplicateSuppression(t *testing.T) {
 			t.Errorf("the simulator accepted %d messages, want 1", n)
 		}
 	})
+
+	// A reload that only renames the route (a label "in logs and metrics")
+	// must not forget what was sent: the dedup cache is pooled under the
+	// route's name, so a renamed route starts with an empty one.
+	t.Run("survives a reload that renames the route", func(t *testing.T) {
+		to := newPhone(t)
+		msg, _ := newMessage(t)
+		first := post(client, ad.base()+"/sms", smsForm(to, msg))
+		if !first.OK {
+			t.Fatalf("first: %s", first)
+		}
+		err := ad.reload("", func(rs []route) []route {
+			rs[0].lines = append([]string(nil), rs[0].lines...)
+			for i, l := range rs[0].lines {
+				if l == "name dedup-long" {
+					rs[0].lines[i] = "name dedup-long-renamed"
+				}
+			}
+			return rs
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := post(client, ad.base()+"/sms", smsForm(to, msg))
+		if n, _ := acceptedFor(t, s, msg); n != 1 || again.Sid != first.Sid {
+			t.Errorf("repeat after renaming the route: %s sid %q, the simulator accepted %d messages; want the first answer (sid %q) and 1 message", again, again.Sid, n, first.Sid)
+		}
+	})
 }

@@ -78,3 +78,58 @@ func TestFallbackNotStarvedByMainQueue(t *testing.T) {
 		t.Errorf("the main account accepted %d messages under a 429 fault", got)
 	}
 }
+
+// TestQueueFullSheds: with one request in flight and one waiting allowed
+// (max_concurrent 1, max_queue 1) and no fallback, callers beyond them are
+// answered 503 unavailable at once, and nothing of theirs is sent.
+func TestQueueFullSheds(t *testing.T) {
+	caddyBin(t)
+	acc := newSimAccount(t)
+	s := startSim(t, simOptions{}, acc)
+	ad := startAdapter(t, "", route{path: "/sms", lines: append(accountLines(s, acc),
+		"name shed", "timeout 2s", "dial_timeout 250ms", "max_concurrent 1", "max_queue 1")})
+	s.fault(t, acc.sid, "slow", "delay", "600ms", "count", "1") // the first holds the slot 600ms, then 201
+	client := callerClient(8, 10*time.Second)
+	msgs := make([]string, 5)
+	answers := make([]answer, len(msgs))
+	for i := range msgs {
+		msgs[i], _ = newMessage(t)
+	}
+	first := make(chan answer, 1)
+	go func() { first <- post(client, ad.base()+"/sms", smsForm(newPhone(t), msgs[0])) }()
+	// Let the first take the slot before the others arrive.
+	deadline := time.Now().Add(2 * time.Second)
+	for s.stats(t).PerAccount[acc.sid].InFlight == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(msgs); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = post(client, ad.base()+"/sms", smsForm(newPhone(t), msgs[i]))
+		}()
+	}
+	wg.Wait()
+	answers[0] = <-first
+	ok, shed := 0, 0
+	for i, a := range answers {
+		switch {
+		case a.OK:
+			ok++
+		case a.Status == 503 && a.Outcome == "unavailable":
+			shed++
+			if a.Elapsed > 300*time.Millisecond {
+				t.Errorf("caller %d: shed after %s, want at once", i, a.Elapsed)
+			}
+			if n, _ := acceptedFor(t, s, msgs[i]); n != 0 {
+				t.Errorf("caller %d: answered unavailable but the simulator accepted its message", i)
+			}
+		default:
+			t.Errorf("caller %d: %s (%s), want 200 accepted or 503 unavailable", i, a, a.Message)
+		}
+	}
+	if ok != 2 || shed != 3 {
+		t.Errorf("%d accepted and %d shed, want 2 (one in flight, one queued) and 3", ok, shed)
+	}
+}
