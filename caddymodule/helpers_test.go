@@ -518,11 +518,19 @@ var globalOptionRE = func(name string) *regexp.Regexp {
 }
 
 // withTestGlobals returns caddyfile with the test global options: the
-// defaults above when it has no global block, and always debug (every log
-// line reaches the leak check) and persist_config off (no autosave.json with
-// test tokens in the user's config directory).
+// defaults above when it has no global block, and always the test admin
+// address, debug (every log line reaches the leak check) and persist_config
+// off (no autosave.json with test tokens in the user's config directory).
 func withTestGlobals(caddyfile string) string {
-	s := strings.TrimLeft(caddyfile, " \t\r\n")
+	// Skip leading blank and comment lines to find a global options block.
+	s := caddyfile
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		if !strings.HasPrefix(s, "#") {
+			break
+		}
+		_, s, _ = strings.Cut(s, "\n")
+	}
 	if !strings.HasPrefix(s, "{") {
 		return "{\n" + testGlobals + "\tdebug\n\tpersist_config off\n}\n\n" + caddyfile
 	}
@@ -532,6 +540,9 @@ func withTestGlobals(caddyfile string) string {
 	}
 	global := s[:end]
 	insert := ""
+	if !globalOptionRE("admin").MatchString(global) {
+		insert += "\tadmin localhost:2999\n" // else the admin endpoint, and caddytest with it, moves
+	}
 	if !globalOptionRE("debug").MatchString(global) {
 		insert += "\tdebug\n"
 	}

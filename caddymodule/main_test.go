@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestMain runs the package's tests with the leak check described at the top
@@ -348,4 +350,72 @@ func TestSecretForms(t *testing.T) {
 	if len(secretForms("12345")) != 0 {
 		t.Error("a value shorter than minSecretLen has forms")
 	}
+}
+
+func TestCaddyfileSecrets(t *testing.T) {
+	t.Setenv("CADDYMODULE_TEST_SECRET_ENV", "from-the-environment")
+	got := caddyfileSecrets(`
+{
+	admin localhost:2999
+}
+http://localhost:9080 {
+	twilio_sms generic {
+		account_sid AC00000000000000000000000000000001
+		auth_token  stored-token
+		api_key     SK00000000000000000000000000000001 "key secret"
+		caller_auth header X-Api-Key header-value
+		caller_auth basic idp basic-password
+		subaccount +91 { name india
+			account_sid AC00000000000000000000000000000002
+			auth_token {env.CADDYMODULE_TEST_SECRET_ENV}
+		}
+		fallback b { account_sid AC00000000000000000000000000000003 auth_token inline-token }
+		from +15005550006
+	}
+	twilio_simulator {
+		account AC00000000000000000000000000000001 sim-token parent AC00000000000000000000000000000009
+		api_key AC00000000000000000000000000000001 SK00000000000000000000000000000001 sim-key-secret
+	}
+}`)
+	want := []string{"stored-token", "key secret", "header-value", "basic-password",
+		"{env.CADDYMODULE_TEST_SECRET_ENV}", "from-the-environment", "inline-token", "sim-token", "sim-key-secret"}
+	if !slices.Equal(got, want) {
+		t.Errorf("caddyfileSecrets = %q\nwant %q", got, want)
+	}
+}
+
+func TestWithTestGlobals(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"no global block", "http://localhost:9080 {\n}", []string{"admin localhost:2999", "http_port 9080", "debug", "persist_config off"}},
+		{"a comment, then sites", "# a site\nhttp://localhost:9080 {\n}", []string{"admin localhost:2999", "debug"}},
+		{"own global block", "# comment\n{\n\tadmin localhost:2999\n\thttp_port 9080\n}\n:9080 {\n}", []string{"admin localhost:2999", "debug", "persist_config off", "http_port 9080"}},
+		{"own global block without admin", "{\n\tauto_https off\n}\n:9080 {\n}", []string{"admin localhost:2999", "debug"}},
+		{"own debug kept once", "{\n\tdebug\n\tpersist_config off\n}\n", []string{"debug"}},
+	} {
+		out := withTestGlobals(tt.in)
+		for _, w := range tt.want {
+			if n := strings.Count(out, w); n != 1 {
+				t.Errorf("%s: %q appears %d times in\n%s", tt.name, w, n, out)
+			}
+		}
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(out), nil); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}
+
+func TestRegisteringTest(t *testing.T) {
+	if got := registeringTest(); got != "TestRegisteringTest" {
+		t.Errorf("direct: %q", got)
+	}
+	t.Run("sub", func(t *testing.T) {
+		done := make(chan string)
+		go func() { done <- registeringTest() }()
+		if got := <-done; got != "TestRegisteringTest" {
+			t.Errorf("goroutine of a subtest: %q", got)
+		}
+	})
 }
