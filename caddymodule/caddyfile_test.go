@@ -609,20 +609,23 @@ func TestProvisionDefaults(t *testing.T) {
 	}
 }
 
-// TestProvisionShortTimeout: a timeout below the default dial_timeout (2s)
-// with no dial_timeout set should provision with a shorter dial_timeout.
+// TestProvisionShortTimeout: a timeout at or below the default dial_timeout
+// (2s), with no dial_timeout set, should provision with a shorter dial_timeout.
 //
 // BUG(short-timeout): Provision fills in dial_timeout 2s and then refuses
-// "dial_timeout must be shorter than timeout", a setting the user never wrote.
-// See the report for the fix.
+// "dial_timeout must be shorter than timeout", a setting the user never wrote;
+// even `timeout 2s` alone is refused. See the report for the fix.
 func TestProvisionShortTimeout(t *testing.T) {
 	t.Parallel()
-	h, err := provisionBlock(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\ntimeout 1500ms\n}")
-	if err != nil {
-		t.Fatalf("BUG(short-timeout): timeout 1500ms alone is refused: %v", err)
-	}
-	if h.DialTimeout >= h.Timeout {
-		t.Errorf("dial_timeout %v is not below timeout %v", time.Duration(h.DialTimeout), time.Duration(h.Timeout))
+	for _, timeout := range []string{"2s", "1500ms", "500ms"} {
+		h, err := provisionBlock(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\ntimeout "+timeout+"\n}")
+		if err != nil {
+			t.Errorf("BUG(short-timeout): timeout %s alone is refused: %v", timeout, err)
+			continue
+		}
+		if h.DialTimeout >= h.Timeout {
+			t.Errorf("timeout %s: dial_timeout %v is not below it", timeout, time.Duration(h.DialTimeout))
+		}
 	}
 }
 
