@@ -5,13 +5,13 @@
 #
 #   scripts/e2e-run.sh                  # build ./caddy, run everything
 #   SKIP_BUILD=1 scripts/e2e-run.sh     # use the existing CADDY_BIN
-#   SHORT=1 scripts/e2e-run.sh          # -short: skip the load test
+#   LOAD=0 scripts/e2e-run.sh           # skip the load test
 #   RUN=TestFaultMatrix scripts/e2e-run.sh
 #
 # Settings (environment):
 #   CADDY_BIN       binary to build and test (default ./caddy)
 #   SKIP_BUILD=1    do not run ./xcaddy.sh first
-#   SHORT=1         pass -short (the load test is skipped unless E2E_LOAD=1)
+#   LOAD=0          skip the load test (it runs by default here: E2E_LOAD=1)
 #   RUN             a -run pattern
 #   E2E_REPORT_DIR  where fault-matrix.md and load.md go (default: a temp dir, printed)
 #   E2E_DUMP_LOGS=1 print a failed test's caddy logs
@@ -29,8 +29,8 @@ fi
 export E2E_REPORT_DIR=${E2E_REPORT_DIR:-$(mktemp -d /tmp/e2e-report.XXXXXX)}
 mkdir -p "$E2E_REPORT_DIR"
 
+export E2E_LOAD=${LOAD:-1}
 args=(-race -count=1 -v -timeout 10m)
-[[ "${SHORT:-0}" == 1 ]] && args+=(-short)
 [[ -n "${RUN:-}" ]] && args+=(-run "$RUN")
 
 status=0
