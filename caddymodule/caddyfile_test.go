@@ -183,13 +183,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			input: `twilio_sms {
 				retries 0
 				max_concurrent 8
-				max_queue 0
+				max_queue 64
 				breaker 3 10s
 				dedup_window 90s
 				timeout 2.5s
 				dial_timeout 500ms
 			}`,
-			want: Handler{Retries: intPtr(0), MaxConcurrent: 8, BreakerFailures: 3, BreakerCooldown: dur("10s"),
+			want: Handler{Retries: intPtr(0), MaxConcurrent: 8, MaxQueue: 64, BreakerFailures: 3, BreakerCooldown: dur("10s"),
 				DedupWindow: dur("90s"), Timeout: dur("2.5s"), DialTimeout: dur("500ms")},
 		},
 		{
