@@ -210,3 +210,18 @@ func (s *simControl) idle(t testing.TB) simulator.Stats {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// getBody GETs u and returns its body (at most 64 KiB), failing t on errors.
+func getBody(t testing.TB, u string) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return string(b)
+}

@@ -156,6 +156,9 @@ func TestDuplicateSuppression(t *testing.T) {
 		if err := ad.reload("\trespond /reloaded \"reloaded once\" 200", nil); err != nil {
 			t.Fatal(err)
 		}
+		if body := getBody(t, ad.base()+"/reloaded"); body != "reloaded once" {
+			t.Fatalf("GET /reloaded: %q: the reload did not take effect", body)
+		}
 		again := post(client, ad.base()+"/sms", smsForm(to, msg))
 		if !again.OK || again.Sid != first.Sid {
 			t.Errorf("repeat after a reload: %s sid %q, want the first answer (sid %q)", again, again.Sid, first.Sid)

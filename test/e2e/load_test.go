@@ -236,6 +236,11 @@ func TestLoad(t *testing.T) {
 		_ = os.WriteFile(filepath.Join(dir, "load.md"), []byte(b.String()), 0o644)
 	}
 
+	if !noReload {
+		if body := getBody(t, ad.base()+"/version"); body != "config 3" {
+			t.Errorf("GET /version after the reloads: %q, want %q (the reloads did not take effect)", body, "config 3")
+		}
+	}
 	for k, rl := range reloads {
 		if noReload {
 			break
