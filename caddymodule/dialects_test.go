@@ -13,11 +13,18 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -751,4 +758,197 @@ func twilioMessageXML(sid, to, from, text string) func(*testing.T, string, []sim
 			t.Errorf("message %+v", m)
 		}
 	}
+}
+
+// TestDialectsBuiltBinary runs the built binary on each example Caddyfile and
+// replays the example's request.sh against it: the examples are what
+// operators copy, so they must validate and work as shipped. CI builds the
+// binary first and sets CADDY_BIN.
+func TestDialectsBuiltBinary(t *testing.T) {
+	bin := os.Getenv("CADDY_BIN")
+	if bin == "" {
+		t.Skip("CADDY_BIN is not set: build the binary (./xcaddy.sh) and run with CADDY_BIN=$PWD/caddy to test the examples against it")
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("CADDY_BIN: %v: build the binary first (./xcaddy.sh)", err)
+	}
+	for _, tool := range []string{"bash", "curl", "base64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("request.sh needs %s: %v", tool, err)
+		}
+	}
+	type variant struct {
+		arg    string
+		status string
+		body   string // regular expression for the whole body
+	}
+	sms := `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued","api":"messages"\}`
+	examples := []struct {
+		product  string
+		variants []variant
+	}{
+		{"adselfservice", []variant{
+			{"form", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"get", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"json", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"xml", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+		}},
+		{"pingone", []variant{
+			{"sms", "200", sms},
+			{"studio", "200", `\{"ok":true,"sid":"FN[0-9a-f]{32}","status":"active","api":"studio"\}`},
+			{"voice", "200", `\{"ok":true,"sid":"CA[0-9a-f]{32}","status":"queued","api":"calls"\}`},
+			{"json", "200", sms},
+		}},
+		{"netiq", []variant{
+			{"form", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
+			{"copilot", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"accepted"\}`},
+			{"json", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
+		}},
+		{"logto", []variant{
+			{"SignIn", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+			{"Register", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+			{"MfaVerification", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+		}},
+		{"twilio", []variant{
+			{"json", "201", `\{.*"sid":"SM[0-9a-f]{32}".*\}`},
+			{"xml", "201", `(?s)<\?xml version='1.0' encoding='UTF-8'\?>\n<TwilioResponse><Message>.*<Sid>SM[0-9a-f]{32}</Sid>.*</Message></TwilioResponse>`},
+			{"call", "201", `\{"sid":"CA[0-9a-f]{32}".*\}`},
+		}},
+	}
+	for _, ex := range examples {
+		t.Run(ex.product, func(t *testing.T) {
+			dir := filepath.Join("..", "examples", ex.product)
+			caddyfile := filepath.Join(dir, "Caddyfile")
+			for _, f := range []string{caddyfile, filepath.Join(dir, "README.md"), filepath.Join(dir, "request.sh")} {
+				if _, err := os.Stat(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// As an operator would: no environment overrides.
+			validate := exec.Command(bin, "validate", "--config", caddyfile, "--adapter", "caddyfile")
+			validate.Env = exampleEnv()
+			if out, err := validate.CombinedOutput(); err != nil {
+				t.Fatalf("caddy validate: %v\n%s", err, out)
+			}
+
+			port, simPort := freePort(t), freePort(t)
+			run := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+			run.Env = append(exampleEnv(), "PORT="+port, "SIM_PORT="+simPort, "ADMIN=off")
+			var logs lockedBuffer
+			run.Stdout, run.Stderr = &logs, &logs
+			if err := run.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- run.Wait() }()
+			t.Cleanup(func() {
+				_ = run.Process.Signal(os.Interrupt)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					_ = run.Process.Kill()
+					<-exited
+				}
+				if t.Failed() {
+					t.Logf("caddy output:\n%s", logs.String())
+				}
+			})
+			for _, p := range []string{port, simPort} {
+				waitListening(t, "127.0.0.1:"+p, exited)
+			}
+
+			for _, v := range ex.variants {
+				t.Run(v.arg, func(t *testing.T) {
+					sh := exec.Command("bash", filepath.Join(dir, "request.sh"), v.arg)
+					sh.Env = append(exampleEnv(), "ADAPTER=http://127.0.0.1:"+port)
+					var stderr strings.Builder
+					sh.Stderr = &stderr
+					out, err := sh.Output()
+					if err != nil {
+						t.Fatalf("request.sh %s: %v\n%s", v.arg, err, stderr.String())
+					}
+					text := strings.TrimRight(string(out), "\n")
+					i := strings.LastIndexByte(text, '\n')
+					if i < 0 {
+						t.Fatalf("request.sh printed no status line: %q", text)
+					}
+					body, status := text[:i], text[i+1:]
+					if status != v.status {
+						t.Errorf("status %s, want %s (body %s)", status, v.status, body)
+					}
+					if !regexp.MustCompile(`^(?:` + v.body + `)$`).MatchString(body) {
+						t.Errorf("body %s\ndoes not match %s", body, v.body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// exampleEnv is the test's environment without the variables the examples
+// read, so that their defaults apply unless the test sets them.
+func exampleEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "PORT", "SIM_PORT", "ADMIN", "ADAPTER", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TO", "FROM", "MESSAGE":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// freePort is a loopback port nothing listens on right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// waitListening waits until addr accepts connections, or the process exits.
+func waitListening(t *testing.T, addr string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("caddy exited before listening on %s: %v", addr, err)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s after 20s", addr)
+}
+
+// lockedBuffer collects a child process's output from two pipes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

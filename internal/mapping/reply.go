@@ -379,7 +379,8 @@ func writeJSONObject(buf *bytes.Buffer, fields []kv) {
 }
 
 // writeTwilioXML writes a JSON value as Twilio's XML: snake_case keys become
-// PascalCase elements, null becomes an empty element.
+// PascalCase elements, null becomes an empty element, resource URIs lose their
+// .json extension.
 func writeTwilioXML(enc *xml.Encoder, name string, v gjson.Result, depth int) error {
 	if depth > 8 {
 		return nil
@@ -396,6 +397,13 @@ func writeTwilioXML(enc *xml.Encoder, name string, v gjson.Result, depth int) er
 			if !xmlNameRE.MatchString(el) {
 				return true
 			}
+			if (el == "Uri" || name == "SubresourceUris") && val.Type == gjson.String {
+				// Twilio's XML names resources without the .json of its JSON.
+				if u, ok := strings.CutSuffix(val.String(), ".json"); ok {
+					err = writeTwilioText(enc, el, u)
+					return err == nil
+				}
+			}
 			err = writeTwilioXML(enc, el, val, depth+1)
 			return err == nil
 		})
@@ -409,6 +417,17 @@ func writeTwilioXML(enc *xml.Encoder, name string, v gjson.Result, depth int) er
 		err = enc.EncodeToken(xml.CharData(v.String()))
 	}
 	if err != nil {
+		return err
+	}
+	return enc.EncodeToken(se.End())
+}
+
+func writeTwilioText(enc *xml.Encoder, name, text string) error {
+	se := xml.StartElement{Name: xml.Name{Local: name}}
+	if err := enc.EncodeToken(se); err != nil {
+		return err
+	}
+	if err := enc.EncodeToken(xml.CharData(text)); err != nil {
 		return err
 	}
 	return enc.EncodeToken(se.End())

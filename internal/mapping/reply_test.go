@@ -261,7 +261,7 @@ func TestReplyForm(t *testing.T) {
 }
 
 func TestReplyTwilio(t *testing.T) {
-	twilioJSON := `{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","body":"` + "Tom & \\\"Jerry\\\" <b>" + `","error_code":null,"num_segments":"1","subresource_uris":{"media":"/x"}}`
+	twilioJSON := `{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","body":"` + "Tom & \\\"Jerry\\\" <b>" + `","error_code":null,"num_segments":"1","uri":"/2010-04-01/Accounts/AC1/Messages/SM1.json","subresource_uris":{"media":"/x/Media.json"}}`
 	twilioErr := `{"code":21211,"message":"The 'To' number 5551234567 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`
 	own := `"body": {"code": "result.field == 'to' ? 21211 : 21602", "message": "result.reason", "more_info": "'https://www.twilio.com/docs/errors/21211'", "status": 400}`
 	tests := []struct {
@@ -289,7 +289,7 @@ func TestReplyTwilio(t *testing.T) {
 			res: func() *Result { r := rejected(); r.TwilioBody = []byte(twilioErr); return r }, body: twilioErr},
 		{name: "xml converts Twilio's body", reply: `{"format": "twilio", "root": "xml", "status": "201"}`,
 			res: func() *Result { r := accepted(); r.TwilioBody = []byte(twilioJSON); return r }, ctype: "application/xml",
-			body: "<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><Message><Sid>SM0123456789abcdef0123456789abcdef</Sid><Status>queued</Status><Body>Tom &amp; &#34;Jerry&#34; &lt;b&gt;</Body><ErrorCode></ErrorCode><NumSegments>1</NumSegments><SubresourceUris><Media>/x</Media></SubresourceUris></Message></TwilioResponse>"},
+			body: "<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><Message><Sid>SM0123456789abcdef0123456789abcdef</Sid><Status>queued</Status><Body>Tom &amp; &#34;Jerry&#34; &lt;b&gt;</Body><ErrorCode></ErrorCode><NumSegments>1</NumSegments><Uri>/2010-04-01/Accounts/AC1/Messages/SM1</Uri><SubresourceUris><Media>/x/Media</Media></SubresourceUris></Message></TwilioResponse>"},
 		{name: "xml converts Twilio's error", reply: `{"format": "twilio", "root": "xml"}`,
 			res:  func() *Result { r := rejected(); r.TwilioBody = []byte(twilioErr); return r },
 			body: "<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><RestException><Code>21211</Code><Message>The &#39;To&#39; number 5551234567 is not a valid phone number.</Message><MoreInfo>https://www.twilio.com/docs/errors/21211</MoreInfo><Status>400</Status></RestException></TwilioResponse>"},
