@@ -25,7 +25,7 @@ func TestBadInput(t *testing.T) {
 			"deny_countries GB",
 			"rate_limit destination 1 1m")},
 	)
-	client := callerClient(4, 10*time.Second)
+	client := callerClient(t, 4, 10*time.Second)
 	bearer := "Bearer " + callerSecret
 
 	type tc struct {

@@ -61,9 +61,13 @@ func (a answer) String() string {
 }
 
 // callerClient is a client that behaves like a legacy product with many
-// parallel logins: plenty of connections to one host, a hard timeout.
-func callerClient(conns int, timeout time.Duration) *http.Client {
-	return &http.Client{
+// parallel logins: plenty of connections to one host, a hard timeout. Its
+// idle connections are closed when the test ends, before the caddy processes
+// are stopped (make it after starting them): Go's transport may have dialled
+// a connection it never used, and a server shutting down waits up to 5s for
+// such a connection's first request.
+func callerClient(t testing.TB, conns int, timeout time.Duration) *http.Client {
+	c := &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			MaxIdleConns:        conns,
@@ -72,6 +76,8 @@ func callerClient(conns int, timeout time.Duration) *http.Client {
 			DisableCompression:  true,
 		},
 	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // post sends a form to the adapter and reads the generic answer.

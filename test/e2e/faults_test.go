@@ -162,7 +162,7 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	}
 	ad := startAdapter(t, "", routes...)
-	client := callerClient(matrixWorkers, 10*time.Second)
+	client := callerClient(t, matrixWorkers, 10*time.Second)
 
 	var table []matrixRow
 	for i, fc := range faultCases {

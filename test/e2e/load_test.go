@@ -77,13 +77,13 @@ func TestLoad(t *testing.T) {
 		jobs[i].msg, _ = newMessage(t)
 	}
 	results := make([]loadResult, total)
-	client := callerClient(loadCallers, loadTimeout+10*time.Second)
+	client := callerClient(t, loadCallers, loadTimeout+10*time.Second)
 	if os.Getenv("E2E_LOAD_NO_KEEPALIVE") == "1" {
 		client.Transport.(*http.Transport).DisableKeepAlives = true
 	}
 	// A resend opens a new connection: the pooled ones may be the old
 	// server's, closing.
-	retryClient := callerClient(0, loadTimeout+10*time.Second)
+	retryClient := callerClient(t, 0, loadTimeout+10*time.Second)
 	retryClient.Transport.(*http.Transport).DisableKeepAlives = true
 	url := ad.base() + "/sms"
 

@@ -48,7 +48,7 @@ func TestLogRedaction(t *testing.T) {
 			"caller_auth header X-Api-Key " + headerKey}, common...)},
 		route{path: "/passthrough", lines: append([]string{"name redact-passthrough", "credentials passthrough"}, common...)},
 	)
-	client := callerClient(4, 10*time.Second)
+	client := callerClient(t, 4, 10*time.Second)
 
 	type sent struct {
 		to, path string

@@ -42,7 +42,7 @@ func TestFallbackNotStarvedByMainQueue(t *testing.T) {
 	}})
 	s.fault(t, main.sid, "429")
 	const callers = 12
-	client := callerClient(callers, 10*time.Second)
+	client := callerClient(t, callers, 10*time.Second)
 	answers := make([]answer, callers)
 	var wg sync.WaitGroup
 	for i := range answers {
@@ -89,7 +89,7 @@ func TestQueueFullSheds(t *testing.T) {
 	ad := startAdapter(t, "", route{path: "/sms", lines: append(accountLines(s, acc),
 		"name shed", "timeout 2s", "dial_timeout 250ms", "max_concurrent 1", "max_queue 1")})
 	s.fault(t, acc.sid, "slow", "delay", "600ms", "count", "1") // the first holds the slot 600ms, then 201
-	client := callerClient(8, 10*time.Second)
+	client := callerClient(t, 8, 10*time.Second)
 	msgs := make([]string, 5)
 	answers := make([]answer, len(msgs))
 	for i := range msgs {

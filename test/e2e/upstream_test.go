@@ -141,7 +141,7 @@ func TestUpstreamMisbehaviour(t *testing.T) {
 		}})
 	}
 	ad := startAdapter(t, "", routes...)
-	client := callerClient(n, 10*time.Second)
+	client := callerClient(t, n, 10*time.Second)
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
 			before := s.idle(t).Requests
