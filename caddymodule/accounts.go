@@ -190,19 +190,54 @@ func (h *Handler) buildRouter(norm phone.Normalizer) error {
 	if err != nil {
 		return err
 	}
+	if err := validateAccount("", &main); err != nil {
+		return err
+	}
+	// A number or Messaging Service belongs to one Twilio account: when the main
+	// account has its own senders, every other account needs its own too.
+	mainHasSender := len(main.Senders) > 0 || main.MessagingServiceSID != ""
+	needSender := func(where string, a *dispatch.Account) error {
+		if mainHasSender && len(a.Senders) == 0 && a.MessagingServiceSID == "" {
+			return fmt.Errorf("%sneeds its own from, sender or messaging_service_sid (a number belongs to one Twilio account)", where)
+		}
+		return nil
+	}
 	var countries []dispatch.CountryRule
+	prefixes := map[string]string{}
 	for i := range h.Subaccounts {
 		sc := &h.Subaccounts[i]
-		a, err := h.account(fmt.Sprintf("subaccount %s: ", sc.Prefix), &sc.AccountConfig, &main, norm)
+		where := fmt.Sprintf("subaccount %s: ", sc.Prefix)
+		digits := strings.TrimPrefix(sc.Prefix, "+")
+		if digits == "" || len(digits) > 4 || digits[0] == '0' || strings.Trim(digits, "0123456789") != "" {
+			return fmt.Errorf("%sprefix must be a country dialing code of 1 to 4 digits, like +91 or +1876", where)
+		}
+		if other, dup := prefixes[digits]; dup {
+			return fmt.Errorf("%sduplicate prefix, already used by subaccount %s", where, other)
+		}
+		prefixes[digits] = sc.Prefix
+		a, err := h.account(where, &sc.AccountConfig, &main, norm)
 		if err != nil {
+			return err
+		}
+		if err := validateAccount(where, &a); err != nil {
+			return err
+		}
+		if err := needSender(where, &a); err != nil {
 			return err
 		}
 		countries = append(countries, dispatch.CountryRule{Prefix: sc.Prefix, Account: a})
 	}
 	var fallback []dispatch.Account
 	for i := range h.Fallback {
-		a, err := h.account(fmt.Sprintf("fallback[%d] %s: ", i, h.Fallback[i].Name), &h.Fallback[i], &main, norm)
+		where := fmt.Sprintf("fallback[%d] %s: ", i, h.Fallback[i].Name)
+		a, err := h.account(where, &h.Fallback[i], &main, norm)
 		if err != nil {
+			return err
+		}
+		if err := validateAccount(where, &a); err != nil {
+			return err
+		}
+		if err := needSender(where, &a); err != nil {
 			return err
 		}
 		fallback = append(fallback, a)
@@ -239,14 +274,48 @@ func (h *Handler) buildRouter(norm phone.Normalizer) error {
 			return err
 		}
 	}
-	if h.StudioFlowSID != "" && len(h.Subaccounts)+len(h.Fallback) > 0 {
+	if h.StudioFlowSID != "" {
 		for i := range h.Subaccounts {
 			if h.Subaccounts[i].AuthToken == "" && h.Subaccounts[i].APIKeySID == "" {
-				return errors.New("subaccount " + h.Subaccounts[i].Prefix + ": Studio needs the subaccount's own auth_token or API key (Twilio does not accept the parent's credentials there)")
+				return errors.New("subaccount " + h.Subaccounts[i].Prefix + ": with studio_flow_sid, Studio needs the subaccount's own auth_token or api_key (Twilio does not accept the parent's credentials for Studio)")
+			}
+		}
+		for i := range h.Fallback {
+			if h.Fallback[i].AuthToken == "" && h.Fallback[i].APIKeySID == "" {
+				return fmt.Errorf("fallback[%d] %s: with studio_flow_sid, Studio needs the fallback's own auth_token or api_key (borrowing the main account's would run the main account's flow again)", i, h.Fallback[i].Name)
 			}
 		}
 	}
 	return nil
+}
+
+// configKeys maps dispatch.Account's Go field names onto the config's settings.
+var configKeys = map[string]string{
+	"Name": "name", "AccountSID": "account_sid", "Username": "auth_token or api_key", "Password": "auth_token or api_key secret",
+	"APIBase": "api_url", "StudioBase": "studio_url", "MessagingServiceSID": "messaging_service_sid", "Senders": "sender",
+}
+
+// validateAccount checks one account and names the offending setting as the
+// Caddyfile and JSON call it.
+func validateAccount(where string, a *dispatch.Account) error {
+	err := a.Validate()
+	var fe *dispatch.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	field := fe.Field
+	head, rest, _ := strings.Cut(field, ".")
+	base, index, _ := strings.Cut(head, "[")
+	if key, ok := configKeys[base]; ok {
+		field = key
+		if index != "" {
+			field += "[" + index
+		}
+		if rest != "" {
+			field += "." + strings.ToLower(rest)
+		}
+	}
+	return fmt.Errorf("%s%s %s", where, field, fe.Reason)
 }
 
 // passthroughPlaceholderSID stands for "the caller's account" in a passthrough

@@ -265,7 +265,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				t.MaxConcurrent = n
 			default:
-				t.MaxQueue = n
+				t.MaxQueue = &n
 			}
 		case "breaker":
 			if err := once(name); err != nil {

@@ -189,7 +189,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				timeout 2.5s
 				dial_timeout 500ms
 			}`,
-			want: Handler{Retries: intPtr(0), MaxConcurrent: 8, MaxQueue: 64, BreakerFailures: 3, BreakerCooldown: dur("10s"),
+			want: Handler{Retries: intPtr(0), MaxConcurrent: 8, MaxQueue: intPtr(64), BreakerFailures: 3, BreakerCooldown: dur("10s"),
 				DedupWindow: dur("90s"), Timeout: dur("2.5s"), DialTimeout: dur("500ms")},
 		},
 		{

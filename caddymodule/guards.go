@@ -88,7 +88,7 @@ func (h *Handler) buildGuards() error {
 	}
 	for c := range h.guards.deny {
 		if h.guards.allow[c] {
-			return fmt.Errorf("country %s is both allowed and denied", c)
+			return fmt.Errorf("allow_countries and deny_countries both list %s: a country cannot be both allowed and denied", c)
 		}
 	}
 	seen := map[string]bool{}
@@ -104,7 +104,7 @@ func (h *Handler) buildGuards() error {
 			return fmt.Errorf("rate_limits[%d]: events and window must be positive", i)
 		}
 		rate := float64(rl.Events) / time.Duration(rl.Window).Seconds()
-		lim, key, err := loadLimiter(h.Name, rl.Key, rate, rl.Events)
+		lim, key, err := loadLimiter(h.Name+"|"+h.AccountSID, rl.Key, rate, rl.Events)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (h *Handler) buildGuards() error {
 		}
 	}
 	if !h.DisableDedup {
-		c, key, err := loadDedup(h.Name, time.Duration(h.DedupWindow))
+		c, key, err := loadDedup(h.Name+"|"+h.AccountSID, time.Duration(h.DedupWindow))
 		if err != nil {
 			return err
 		}

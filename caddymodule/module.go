@@ -134,8 +134,9 @@ type Handler struct {
 	// 429/20429 beyond its own limit). Default 32.
 	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// MaxQueue is how many requests may wait for a slot per account before
-	// the adapter answers "unavailable". Default 256.
-	MaxQueue int `json:"max_queue,omitempty"`
+	// the adapter answers "unavailable". Default 256; 0 means no queue (shed
+	// as soon as max_concurrent requests are in flight).
+	MaxQueue *int `json:"max_queue,omitempty"`
 	// BreakerFailures consecutive failures open an account's circuit breaker,
 	// which then skips it (down the fallback chain) for BreakerCooldown before
 	// one probe. Defaults 5 and 30s.
@@ -215,7 +216,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Timeout = caddy.Duration(5 * time.Second)
 	}
 	if h.DialTimeout == 0 {
-		h.DialTimeout = caddy.Duration(2 * time.Second)
+		h.DialTimeout = caddy.Duration(min(2*time.Second, time.Duration(h.Timeout)/2))
 	}
 	if h.DedupWindow == 0 {
 		h.DedupWindow = caddy.Duration(2 * time.Minute)
@@ -249,7 +250,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: h.mainName()}
 
 	stateCfg := dispatch.StateConfig{
-		MaxConcurrent: h.MaxConcurrent, MaxQueue: h.MaxQueue,
+		MaxConcurrent: h.MaxConcurrent, MaxQueue: queueSize(h.MaxQueue),
 		BreakerFailures: h.BreakerFailures, BreakerCooldown: time.Duration(h.BreakerCooldown),
 	}
 	state, stateKey, err := loadState(stateCfg)
@@ -281,6 +282,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// queueSize maps the config's queue length onto dispatch's: unset is the
+// default (0 there), and 0 is "none" (negative there).
+func queueSize(q *int) int {
+	switch {
+	case q == nil:
+		return 0
+	case *q == 0:
+		return -1
+	}
+	return *q
+}
+
 // resolveSecrets replaces {env.*} and {file.*} placeholders in every setting
 // that may hold a secret or an identifier.
 func (h *Handler) resolveSecrets() error {
@@ -298,6 +311,7 @@ func (h *Handler) resolveSecrets() error {
 	}
 	for i := range h.CallerAuth {
 		res(&h.CallerAuth[i].Value)
+		res(&h.CallerAuth[i].Username)
 		res(&h.CallerAuth[i].Password)
 	}
 	return nil
@@ -385,6 +399,7 @@ func (h *Handler) Cleanup() error {
 	for _, k := range h.poolKeys {
 		_, _ = pool.Delete(k)
 	}
+	h.poolKeys = nil // a second Cleanup must not release shared state again
 	return nil
 }
 

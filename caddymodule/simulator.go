@@ -69,8 +69,12 @@ func (s *Simulator) Provision(caddy.Context) error {
 		if !accountSIDRE.MatchString(a.SID) || a.AuthToken == "" {
 			return fmt.Errorf("twilio_simulator: accounts[%d]: sid must be AC + 32 hex digits and auth_token must be set", i)
 		}
+		keys := make(map[string]string, len(a.APIKeys))
+		for k, v := range a.APIKeys {
+			keys[k] = repl.ReplaceKnown(v, "")
+		}
 		cfg.Accounts = append(cfg.Accounts, simulator.Account{
-			SID: a.SID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: a.APIKeys, Senders: a.Senders, Flows: a.Flows,
+			SID: a.SID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: keys, Senders: a.Senders, Flows: a.Flows,
 		})
 	}
 	s.sim = simulator.New(cfg)
