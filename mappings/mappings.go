@@ -1,5 +1,14 @@
 // Package mappings holds the built-in mapping files, embedded in the binary.
-// Each NAME.json here is available to the twilio_sms directive as `mapping NAME`.
+// Each NAME.json here is available to the twilio_sms directive as `mapping NAME`:
+//
+//	generic        a plain gateway: to, from, message as form, JSON or query
+//	adselfservice  ManageEngine ADSelfService Plus / ADManager Plus Custom SMS provider
+//	pingone        PingOne custom SMS/Voice provider (Messages, Studio flow or Calls)
+//	netiq          NetIQ / OpenText Advanced Authentication Generic SMS sender
+//	logto          Logto HTTP SMS connector, texts from per-type templates
+//	twilio         Twilio's own Messages and Calls API, answered as Twilio would
+//
+// examples/<name>/ has a Caddyfile, the product's settings and a request.sh for each.
 package mappings
 
 import (

@@ -6,7 +6,8 @@
 //
 //   - request: which methods and body format to accept and the body size cap;
 //   - options and templates: named settings with defaults that the Caddyfile may
-//     override (markers, message templates);
+//     override (markers, message templates), and checks: rules over the
+//     effective options that make a route fail to provision when broken;
 //   - fields: ordered named values read from the request (form, query, JSON via
 //     gjson paths, XML, headers, path segments, Basic credentials, the raw body)
 //     or computed by expr-lang expressions, each validated (required, phone,
@@ -15,6 +16,11 @@
 //     expressions over the fields;
 //   - reply: the status, headers and body for success, failure and invalid input,
 //     built by real JSON, XML or text encoders from expressions.
+//
+// Inbound bodies are read leniently where products are known to be sloppy: a
+// raw line break inside a JSON string and a bare "&" in XML text are repaired
+// before parsing (products that paste macros into templates unescaped), never
+// anything that changes the meaning of a valid body.
 //
 // Everything is compiled once by Compile: an unknown field, option, function or a
 // type error fails there with the file, the field and the position. Nothing is

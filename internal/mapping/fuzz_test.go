@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/mappings"
 )
 
 // fuzzFormats are the request formats FuzzParseRequest forces, by index.
@@ -156,5 +158,70 @@ func FuzzTwiML(f *testing.F) {
 		if err := checkTwiML(out); err != nil {
 			t.Fatalf("%q -> %q: %v", msg, out, err)
 		}
+	})
+}
+
+// FuzzDialects sends random requests through every built-in mapping: a
+// refusal must be an *InputError (anything else is a bug in the mapping), and
+// every request gets an answer for each outcome.
+func FuzzDialects(f *testing.F) {
+	names := mappings.Names()
+	compiled := make([]*Mapping, len(names))
+	for i, name := range names {
+		spec, file, err := Load(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if compiled[i], err = Compile(spec, file, Config{Phone: testPhone}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	paths := []string{"/sms", "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+		"/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls", "/2010-04-01/Accounts/x/Messages.xml"}
+	routes := []Route{{}, {Channel: "voice"}, {StudioFlowSID: "FW0123456789abcdef0123456789abcdef"}}
+	f.Add([]byte(`{"to":"14155552671","type":"SignIn","payload":{"code":"012345"}}`), "", uint8(0), uint8(2), uint8(0))
+	f.Add([]byte("From=%2B15005550006&to=%2B14155552671&Parameter=%7B%22OTP%22%3A012345%7D"), "", uint8(1), uint8(1), uint8(2))
+	f.Add([]byte("To=%2B14155552671&From=%2B15005550006&Twiml=%3CSay%3E1%3C%2FSay%3E"), "", uint8(2), uint8(1), uint8(0))
+	f.Add([]byte("<sms><mobileNumber>(415) 555-2671</mobileNumber><message>a & b</message></sms>"), "", uint8(0), uint8(3), uint8(0))
+	f.Add([]byte(""), "phone=%2B14155552671&text=hi&from=91%5C9876543210", uint8(0), uint8(0), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, query string, which, ct, route uint8) {
+		m := compiled[int(which)%len(compiled)]
+		method := http.MethodPost
+		if ct&0x80 != 0 {
+			method = http.MethodGet
+		}
+		r := httptest.NewRequest(method, paths[int(which>>4)%len(paths)], nil)
+		r.URL.RawQuery = query
+		if c := fuzzContentTypes[int(ct&0x7f)%len(fuzzContentTypes)]; c != "" {
+			r.Header.Set("Content-Type", c)
+		}
+		rt := routes[int(route)%len(routes)]
+		answer := func(v *Values, res *Result) {
+			if _, err := m.Reply(v, res); err != nil {
+				t.Fatalf("%s: Reply: %v", m.Name(), err)
+			}
+		}
+		in, err := m.ParseRequest(r, body)
+		if err != nil {
+			mustBeInputError(t, m.Name()+" ParseRequest", err)
+			answer(m.NewValues(rt, Request{Method: method, Path: r.URL.Path}), &Result{Outcome: OutcomeInvalid, Field: "body"})
+			return
+		}
+		v, err := m.Extract(in, rt)
+		if err != nil {
+			mustBeInputError(t, m.Name()+" Extract", err)
+			answer(v, &Result{Outcome: OutcomeInvalid, Field: "to", Reason: err.Error()})
+			return
+		}
+		api, err := m.API(v)
+		if err != nil {
+			return // the route asks for an API the mapping lacks: refused at provisioning
+		}
+		if _, err := m.Params(v, api); err != nil {
+			mustBeInputError(t, m.Name()+" Params", err)
+		}
+		answer(v, &Result{OK: true, Outcome: OutcomeAccepted, Sid: "SM1", API: string(api)})
+		answer(v, &Result{Outcome: OutcomeRejected, HTTPStatus: 400, ErrorCode: 21211, TwilioBody: []byte(`{"code":21211}`)})
+		answer(v, &Result{Outcome: OutcomeRateLimited, ErrorCode: 20429, RetryAfter: 3})
 	})
 }
