@@ -775,6 +775,13 @@ func TestDialectsBuiltBinary(t *testing.T) {
 	if bin == "" {
 		t.Skip("CADDY_BIN is not set: build the binary (./xcaddy.sh) and run with CADDY_BIN=$PWD/caddy to test the examples against it")
 	}
+	if !filepath.IsAbs(bin) {
+		// Relative to this package's folder, or else to the repository root
+		// where ./xcaddy.sh writes ./caddy.
+		if _, err := os.Stat(bin); err != nil {
+			bin = filepath.Join("..", bin)
+		}
+	}
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		t.Fatal(err)
