@@ -37,7 +37,7 @@ func (h *Handler) Explain(r *http.Request) (*Explanation, error) {
 			return nil, err
 		}
 		ex.Invalid = ie
-		v := h.mapping.NewValues(h.route, mapping.Request{Method: r.Method, Path: r.URL.Path})
+		v := h.mapping.NewValues(h.route, requestInfo(r))
 		if p != nil && p.values != nil {
 			v = p.values
 		}

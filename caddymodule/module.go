@@ -247,7 +247,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.buildRouter(norm); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
-	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: h.mainName()}
+	// route.from and route.messaging_service_sid are the main account's
+	// configured sender; the sender actually used may differ per account.
+	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: h.mainName(),
+		From: firstSender(&h.router.Main), MessagingServiceSID: h.MessagingServiceSID}
 
 	stateCfg := dispatch.StateConfig{
 		MaxConcurrent: h.MaxConcurrent, MaxQueue: queueSize(h.MaxQueue),
@@ -280,6 +283,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("route", h.Name))
 	}
 	return nil
+}
+
+func firstSender(a *dispatch.Account) string {
+	if len(a.Senders) > 0 {
+		return a.Senders[0].Number
+	}
+	return ""
 }
 
 // queueSize maps the config's queue length onto dispatch's: unset is the

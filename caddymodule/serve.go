@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -69,7 +70,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if p != nil {
 		v = p.values
 	} else {
-		v = h.mapping.NewValues(h.route, mapping.Request{Method: r.Method, Path: r.URL.Path})
+		v = h.mapping.NewValues(h.route, requestInfo(r))
 	}
 	reply, err := h.mapping.Reply(v, res)
 	if err != nil {
@@ -185,6 +186,19 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		res.Duplicate = true
 		h.metrics.duplicate(h.Name)
 	}
+}
+
+// requestInfo is the request metadata for answering a request whose body
+// could not be read.
+func requestInfo(r *http.Request) mapping.Request {
+	info := mapping.Request{Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}
+	switch {
+	case strings.HasSuffix(r.URL.Path, ".json"):
+		info.Ext = ".json"
+	case strings.HasSuffix(r.URL.Path, ".xml"):
+		info.Ext = ".xml"
+	}
+	return info
 }
 
 // sentOrMaybe reports whether a result means the message was, or may have been, sent.
