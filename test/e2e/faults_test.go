@@ -16,7 +16,7 @@ import (
 // answer may arrive matrixSlack later (process scheduling on a busy 2-core
 // machine, the client's own work under -race).
 const (
-	matrixTimeout = time.Second
+	matrixTimeout = 1500 * time.Millisecond
 	matrixSlack   = 400 * time.Millisecond
 	matrixN       = 20 // caller requests per row
 	matrixWorkers = 10 // of which this many at a time
@@ -67,7 +67,7 @@ var faultCases = []faultCase{
 	{name: "201 (no fault)", answers: []want{okAnswer}, sent: 1, fbAnswers: []want{okAnswer}, fallback: "none"},
 	{name: "refused (closed port)", refused: true,
 		answers: []want{{502, "unreachable", 0}}, sent: 0, fbAnswers: []want{okAnswer}, fallback: "all"},
-	{name: "slow 3s > timeout 1s", mode: "slow", args: []string{"delay", "3s"},
+	{name: "slow 3s > timeout 1.5s", mode: "slow", args: []string{"delay", "3s"},
 		answers: []want{unknownAnswer}, sent: 1, fbAnswers: []want{unknownAnswer}, fallback: "none"},
 	{name: "500", mode: "5xx",
 		answers: []want{{502, "rejected", 20500}}, sent: 0, fbAnswers: []want{okAnswer}, fallback: "all"},
@@ -79,7 +79,7 @@ var faultCases = []faultCase{
 		answers: []want{okAnswer}, sent: 1, fbAnswers: []want{okAnswer}, fallback: "none"},
 	// Ten callers at once against an account that always answers 429: the
 	// limiter shrinks the account to one request in flight (AIMD) and holds
-	// the slot across retries, so with a 1s budget some callers spend it
+	// the slot across retries, so with a short budget some callers spend it
 	// queued for the main account and never reach the fallback. They get a
 	// definite "nothing sent" answer instead.
 	{name: "429 always (exhausted)", mode: "429",
