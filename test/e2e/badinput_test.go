@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -142,5 +144,39 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("the simulator got %d requests, want none", n)
 			}
 		})
+	}
+}
+
+// TestSlowBodyAnsweredWithinBudget: a caller sends its headers and part of
+// the body, then stalls. The route's timeout is "the whole time budget of one
+// request, from arrival to answer", so the caller must get a definite 4xx
+// naming the body within it, and nothing may be sent. Caddy sets no read
+// timeout by default, so the adapter has to bound its own body read.
+func TestSlowBodyAnsweredWithinBudget(t *testing.T) {
+	caddyBin(t)
+	acc := newSimAccount(t)
+	s := startSim(t, simOptions{}, acc)
+	ad := startAdapter(t, "", route{path: "/sms", lines: append(accountLines(s, acc), "name slow-body", "timeout 1s", "dial_timeout 250ms")})
+	msg, _ := newMessage(t)
+	body := url.Values{"to": {newPhone(t)}, "message": {msg}}.Encode()
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ad.port), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	_ = conn.SetReadDeadline(time.Now().Add(4 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("no answer %s after the caller stalled its body (route timeout 1s): %v", took.Round(time.Millisecond), err)
+	}
+	resp.Body.Close()
+	if took > time.Second+matrixSlack || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Errorf("HTTP %d after %s, want a 4xx within 1s + %s", resp.StatusCode, took.Round(time.Millisecond), matrixSlack)
+	}
+	if n := s.idle(t).Requests; n != 0 {
+		t.Errorf("the simulator got %d requests, want none", n)
 	}
 }
