@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
@@ -26,7 +27,7 @@ type Explanation struct {
 // Caller authentication, rate limits and dedup are not applied.
 func (h *Handler) Explain(r *http.Request) (*Explanation, error) {
 	ex := &Explanation{Mapping: h.mapping.Name()}
-	p, err := h.prepare(r)
+	p, err := h.prepare(r, nil, time.Time{})
 	var plan []*dispatch.Account
 	if err == nil {
 		plan, err = h.plan(p)

@@ -116,7 +116,7 @@ func (h *Handler) buildGuards() error {
 		}
 	}
 	if !h.DisableDedup {
-		c, key, err := loadDedup(h.Name+"|"+h.AccountSID, time.Duration(h.DedupWindow))
+		c, key, err := loadDedup(time.Duration(h.DedupWindow))
 		if err != nil {
 			return err
 		}

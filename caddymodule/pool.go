@@ -67,8 +67,11 @@ func loadState(cfg dispatch.StateConfig) (*dispatch.State, string, error) {
 	return s, key, err
 }
 
-func loadDedup(route string, window time.Duration) (*dedup.Cache, string, error) {
-	key := poolKey("dedup", route, window)
+// loadDedup shares one cache per window across every route of the instance,
+// so renaming a route in a reload does not forget what was just sent. Entries
+// are keyed by account, API and the exact parameters.
+func loadDedup(window time.Duration) (*dedup.Cache, string, error) {
+	key := poolKey("dedup", window)
 	c, err := loadPooled(key, func() (*dedup.Cache, error) { return dedup.New(window, dedup.DefaultMaxEntries), nil })
 	return c, key, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,7 +58,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if !h.callerAllowed(r) {
 		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeInvalid, "authorization", codeAuth
 		res.Reason, res.SuggestedStatus = `field "authorization" does not carry an accepted caller credential`, http.StatusUnauthorized
-	} else if p, err = h.prepare(r); err != nil {
+	} else if p, err = h.prepare(r, http.NewResponseController(w), start.Add(time.Duration(h.Timeout))); err != nil {
 		var ie *mapping.InputError
 		if !errors.As(err, &ie) {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -92,10 +93,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 // prepare reads the body within the mapping's cap, extracts and validates the
 // fields, and computes Twilio's parameters. Any *mapping.InputError means
 // nothing will be sent.
-func (h *Handler) prepare(r *http.Request) (*prepared, error) {
+func (h *Handler) prepare(r *http.Request, rc *http.ResponseController, deadline time.Time) (*prepared, error) {
 	limit := h.mapping.MaxBodyBytes()
+	// A caller that stalls its body must not hold the handler past the budget.
+	if rc != nil {
+		_ = rc.SetReadDeadline(deadline)
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if rc != nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &mapping.InputError{Field: "body", Reason: "did not arrive within the time budget", Status: http.StatusRequestTimeout}
+		}
 		return nil, &mapping.InputError{Field: "body", Reason: "could not be read"}
 	}
 	if int64(len(body)) > limit {
@@ -162,7 +174,7 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		*res = *send()
 		return
 	}
-	key := dedup.KeyOf(h.Name, h.AccountSID, string(p.api), p.user, p.password, p.params.Encode())
+	key := dedup.KeyOf(h.AccountSID, h.StudioFlowSID, string(p.api), p.user, p.password, p.params.Encode())
 	var first *mapping.Result
 	v, shared := h.guards.dedup.Do(ctx, key, func() any {
 		first = send()

@@ -116,12 +116,23 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 	start := time.Now()
 	var stopAt time.Time
 	if dl, ok := ctx.Deadline(); ok {
-		stopAt = dl.Add(-d.minAttempt())
+		// With another account after this one, stop waiting early enough to
+		// leave it a whole attempt: a full queue here must not starve a
+		// healthy fallback.
+		reserve := d.minAttempt()
+		if !last {
+			reserve *= 2
+		}
+		stopAt = dl.Add(-reserve)
 	}
 	if err := st.Limiter.acquire(ctx, stopAt); err != nil {
 		ticket.Cancel()
 		if errors.Is(err, ErrQueueFull) {
 			res.add(a, nil, err, FallbackOK, ReasonQueueFull, time.Since(start))
+			return true
+		}
+		if !last && ctx.Err() == nil {
+			res.add(a, nil, err, FallbackOK, ReasonNoSlot, time.Since(start))
 			return true
 		}
 		res.add(a, nil, err, Retryable, ReasonNoSlot, time.Since(start))

@@ -117,7 +117,7 @@ func (l *Limiter) acquire(ctx context.Context, stopAt time.Time) error {
 	return err
 }
 
-var errWaitBudget = fmt.Errorf("no slot before the time left for an attempt ran out: %w", context.DeadlineExceeded)
+var errWaitBudget = fmt.Errorf("no slot before the time left for an attempt ran out: %w", ErrNoBudget)
 
 func (l *Limiter) release() {
 	l.mu.Lock()
