@@ -85,11 +85,15 @@ type reusableBody struct{ bytes.Reader }
 
 func (*reusableBody) Close() error { return nil }
 
-// discardWriter is a ResponseWriter that keeps only the status.
+// discardWriter is a ResponseWriter that keeps only the status. Like Caddy's
+// own writer over a connection, it supports read deadlines (for
+// http.ResponseController).
 type discardWriter struct {
 	header http.Header
 	status int
 }
+
+func (*discardWriter) SetReadDeadline(time.Time) error { return nil }
 
 func (w *discardWriter) Header() http.Header         { return w.header }
 func (w *discardWriter) WriteHeader(status int)      { w.status = status }
