@@ -181,8 +181,15 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 		if dec != Retryable || n >= d.Policy.retries() || ctx.Err() != nil {
 			break
 		}
+		// With another account after this one, a retry here must still leave
+		// that account a whole attempt: retrying a 429 storm to the last
+		// moment would starve a healthy fallback.
+		var reserve time.Duration
+		if !last {
+			reserve = d.minAttempt()
+		}
 		wait := d.jitter(d.Policy.backoffCap(n))
-		if !d.affords(ctx, wait) {
+		if !d.affords(ctx, wait+reserve) {
 			break
 		}
 		if d.sleep(ctx, wait) != nil {
@@ -190,7 +197,7 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 		}
 		// A late wake-up (a loaded machine) may have eaten the budget: an
 		// attempt cut by the deadline would turn "not sent" into "unknown".
-		if !d.affords(ctx, 0) {
+		if !d.affords(ctx, reserve) {
 			break
 		}
 		res.Retries++

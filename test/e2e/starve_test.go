@@ -11,7 +11,9 @@ import (
 // the fallback account is healthy. Twelve callers arrive at once with a 1s
 // budget. Nothing is ever sent through the main account, so by the fallback
 // rule ("tried when the previous one failed in a way that proves nothing was
-// sent") every caller should end on the fallback account.
+// sent") every caller must be tried on the fallback account: accepted there,
+// or refused by the fallback's own queue as 503 unavailable, never reported
+// "unreachable".
 //
 // With a simulator latency of 100ms each caller holds the main account's
 // only slot for at least 300ms (three 429s), so callers 4 to 12 are still
@@ -65,14 +67,21 @@ func TestFallbackNotStarvedByMainQueue(t *testing.T) {
 			t.Errorf("caller %d: answered after %s", i, a.Elapsed)
 		}
 		if !a.OK {
-			starved++
-			if a.Outcome == "unreachable" {
+			if a.Outcome != "unavailable" {
+				starved++
 				t.Errorf("caller %d: %s (%q), but it only waited in the adapter's own queue for the main account: want the fallback's answer, or at worst 503 unavailable", i, a, a.Message)
 			}
 		}
 	}
 	if starved > 0 {
 		t.Errorf("%d of %d callers were never tried on the healthy fallback account (it accepted %d)", starved, callers, st.PerAccount[backup.sid].Accepted)
+	}
+	// The fallback is capped at one request in flight with 100ms latency, so it
+	// can serve only part of the twelve within the 1s budget; the others end in
+	// its own queue (503 unavailable, nothing sent). How many it serves depends
+	// on the machine's timing, so only its use is asserted.
+	if got := st.PerAccount[backup.sid].Accepted; got < 1 {
+		t.Errorf("the fallback accepted %d messages, want the callers moved to it", got)
 	}
 	if got := st.PerAccount[main.sid].Accepted; got != 0 {
 		t.Errorf("the main account accepted %d messages under a 429 fault", got)
