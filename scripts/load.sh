@@ -4,6 +4,8 @@
 #   (a) the simulator directly,
 #   (b) Caddy's plain reverse_proxy in front of it,
 #   (c) the twilio_sms adapter in front of it (generic mapping),
+#   (d) the same adapter with Caddy's default log at WARN, i.e. without the
+#       adapter's one INFO line per request (failures are still logged),
 # then a memory-flatness run of the adapter (RSS and Go heap after 1,000 and
 # after 100,000 requests).
 #
@@ -16,8 +18,9 @@
 #   CONNS      concurrent connections (default 50, at most 1000)
 #   MEM_N      requests of the memory run (default 100000, at most 1000000; 0 skips it)
 #   LATENCY    simulator latency (default 2ms)
+#   ROUNDS     rounds over the four targets, medians reported (default 3, at most 10)
 #   TOOL       hey or wrk (default: hey if installed, else wrk)
-#   BASE_PORT  first of the loopback ports used (default 28080; uses BASE_PORT..+3, +9)
+#   BASE_PORT  first of the loopback ports used (default 28080; uses BASE_PORT..+4, +9)
 #   CADDY_BIN  Caddy binary with the adapter (default ./caddy, built with
 #              ./xcaddy.sh when absent; REBUILD=1 rebuilds it)
 #   KEEP=1     keep the temporary directory (configs and logs)
@@ -33,6 +36,7 @@ CONNS=${CONNS:-50}
 MEM_N=${MEM_N:-100000}
 LATENCY=${LATENCY:-2ms}
 BASE_PORT=${BASE_PORT:-28080}
+ROUNDS=${ROUNDS:-3}
 CADDY_BIN=${CADDY_BIN:-./caddy}
 
 die() { echo "load.sh: $*" >&2; exit 1; }
@@ -42,6 +46,7 @@ secs=${DURATION%s}
 [[ "$DURATION" =~ ^[0-9]+s$ ]] && (( secs >= 1 && secs <= 120 )) || die "DURATION must be 1s..120s, not $DURATION"
 [[ "$CONNS" =~ ^[0-9]+$ ]] && (( CONNS >= 1 && CONNS <= 1000 )) || die "CONNS must be 1..1000"
 [[ "$MEM_N" =~ ^[0-9]+$ ]] && (( MEM_N == 0 || (MEM_N >= 2000 && MEM_N <= 1000000) )) || die "MEM_N must be 0 or 2000..1000000"
+[[ "$ROUNDS" =~ ^[0-9]+$ ]] && (( ROUNDS >= 1 && ROUNDS <= 10 )) || die "ROUNDS must be 1..10"
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] && (( BASE_PORT >= 1024 && BASE_PORT <= 65000 )) || die "BASE_PORT must be 1024..65000"
 
 # --- tools ---
@@ -65,13 +70,13 @@ elif [[ -n "$(find caddymodule internal mappings cmd -name '*.go' -newer "$CADDY
   echo "warning: sources are newer than $CADDY_BIN; REBUILD=1 rebuilds it" >&2
 fi
 
-for p in 0 1 2 3 9; do
+for p in 0 1 2 3 4 9; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$((BASE_PORT + p))") 2>/dev/null; then
     die "port $((BASE_PORT + p)) is in use; choose another BASE_PORT"
   fi
 done
 
-SIM=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) ADAPTER=$((BASE_PORT + 3))
+SIM=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) ADAPTER=$((BASE_PORT + 3)) QUIET=$((BASE_PORT + 4))
 ADMIN=$((BASE_PORT + 9))
 ACCOUNT=AC00000000000000000000000000000001
 TOKEN=load-token
@@ -147,6 +152,20 @@ http://127.0.0.1:$ADAPTER {
 }
 EOF
 
+quiet_global="{
+	admin off
+	auto_https off
+	persist_config off
+	servers {
+		protocols h1
+	}
+	log {
+		level WARN
+	}
+}"
+sed -e "1,/^}$/d" "$tmp/adapter.Caddyfile" | sed -e "s/127.0.0.1:$ADAPTER/127.0.0.1:$QUIET/" >"$tmp/quiet.body"
+{ echo "$quiet_global"; cat "$tmp/quiet.body"; } >"$tmp/adapter_quiet.Caddyfile"
+
 start() { # name
   "$CADDY_BIN" run --config "$tmp/$1.Caddyfile" --adapter caddyfile >"$tmp/$1.log" 2>&1 &
   pids+=("$!")
@@ -164,9 +183,11 @@ wait_up() { # name url
 start simulator
 start proxy
 start adapter
+start adapter_quiet
 wait_up simulator "http://127.0.0.1:$SIM/_simulator/stats"
 wait_up proxy "http://127.0.0.1:$PROXY/_simulator/stats"
 wait_up adapter "http://127.0.0.1:$ADMIN/config/"
+wait_up adapter_quiet "http://127.0.0.1:$QUIET/"
 
 # Each target must answer the request correctly before it is measured.
 check() { # name url body basic expect
@@ -177,6 +198,7 @@ check() { # name url body basic expect
 check direct "http://127.0.0.1:$SIM$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN" 201
 check reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN" 201
 check adapter "http://127.0.0.1:$ADAPTER/sms" "$ADAPTER_BODY" "" 200
+check adapter_quiet "http://127.0.0.1:$QUIET/sms" "$ADAPTER_BODY" "" 200
 
 # run_load name url body basic -> prints "rps p50_ms p99_ms non2xx"
 run_load() {
@@ -214,19 +236,34 @@ run_load() {
   esac
 }
 
-echo "load: $TOOL, $DURATION per target, $CONNS connections, simulator latency $LATENCY, $(nproc) CPUs"
-read -r a_rps a_p50 a_p99 a_bad < <(run_load direct "http://127.0.0.1:$SIM$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN")
-read -r b_rps b_p50 b_p99 b_bad < <(run_load reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN")
-read -r c_rps c_p50 c_p99 c_bad < <(run_load adapter "http://127.0.0.1:$ADAPTER/sms" "$ADAPTER_BODY" "")
-
+echo "load: $TOOL, $DURATION per target, $CONNS connections, simulator latency $LATENCY, $ROUNDS rounds, $(nproc) CPUs"
+# Rounds interleave the targets, so that a slow spell on a shared machine hits
+# all of them; each figure below is the median over the rounds.
+: >"$tmp/rounds.txt"
+for round in $(seq "$ROUNDS"); do
+  echo "a $(run_load direct "http://127.0.0.1:$SIM$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN")" >>"$tmp/rounds.txt"
+  echo "b $(run_load reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "$TWILIO_BODY" "$ACCOUNT:$TOKEN")" >>"$tmp/rounds.txt"
+  echo "c $(run_load adapter "http://127.0.0.1:$ADAPTER/sms" "$ADAPTER_BODY" "")" >>"$tmp/rounds.txt"
+  echo "d $(run_load adapter_quiet "http://127.0.0.1:$QUIET/sms" "$ADAPTER_BODY" "")" >>"$tmp/rounds.txt"
+  awk -v r="$round" 'BEGIN { printf "round %s:", r } { line[NR] = $0 } END { for (i = NR - 3; i <= NR; i++) { split(line[i], f, " "); printf "  %s %s req/s", f[1], f[2] } print "" }' "$tmp/rounds.txt"
+done
+median() { # target column -> median of that column over the rounds
+  awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$tmp/rounds.txt" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+total() { awk -v t="$1" '$1 == t { s += $5 } END { print s + 0 }' "$tmp/rounds.txt"; }
+for t in a b c d; do
+  read -r "${t}_rps" "${t}_p50" "${t}_p99" "${t}_bad" <<<"$(median "$t" 2) $(median "$t" 3) $(median "$t" 4) $(total "$t")"
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
-printf '| target | req/s | p50 ms | p99 ms | non-2xx |\n|---|---:|---:|---:|---:|\n'
+printf '| target (median of %s rounds) | req/s | p50 ms | p99 ms | non-2xx (all rounds) |\n|---|---:|---:|---:|---:|\n' "$ROUNDS"
 printf '| (a) simulator direct | %s | %s | %s | %s |\n' "$a_rps" "$a_p50" "$a_p99" "$a_bad"
 printf '| (b) reverse_proxy → simulator | %s | %s | %s | %s |\n' "$b_rps" "$b_p50" "$b_p99" "$b_bad"
 printf '| (c) twilio_sms → simulator | %s | %s | %s | %s |\n' "$c_rps" "$c_p50" "$c_p99" "$c_bad"
+printf '| (d) twilio_sms, log level WARN → simulator | %s | %s | %s | %s |\n' "$d_rps" "$d_p50" "$d_p99" "$d_bad"
 echo
 echo "adapter / reverse_proxy: throughput $(ratio "$c_rps" "$b_rps")×, p50 $(ratio "$c_p50" "$b_p50")×, p99 $(ratio "$c_p99" "$b_p99")×"
+echo "adapter (log WARN) / reverse_proxy: throughput $(ratio "$d_rps" "$b_rps")×, p50 $(ratio "$d_p50" "$b_p50")×, p99 $(ratio "$d_p99" "$b_p99")×"
 echo "reverse_proxy / direct:  throughput $(ratio "$b_rps" "$a_rps")×"
 
 # --- memory flatness of the adapter ---
