@@ -169,6 +169,7 @@ type Handler struct {
 	router     *dispatch.Router
 	dispatcher *dispatch.Dispatcher
 	guards     guards
+	dedupScope string
 	poolKeys   []string
 	metrics    *metrics
 }
@@ -272,6 +273,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// it is stripped before anything is cached and never logged.
 	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state, KeepReplyBody: true}
 
+	// Duplicates are recognised within one route's sending identity, not its
+	// name, so a reload that only renames the route keeps what was sent.
+	h.dedupScope = poolKey("scope", h.Mapping, h.Credentials, h.AccountSID, h.APIKeySID, h.From, h.MessagingServiceSID,
+		h.Senders, h.StudioFlowSID, h.Channel, h.APIURL, h.Edge, h.Region, h.Subaccounts, h.Fallback)
 	if err := h.buildGuards(); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}

@@ -174,7 +174,7 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		*res = *send()
 		return
 	}
-	key := dedup.KeyOf(h.AccountSID, h.StudioFlowSID, string(p.api), p.user, p.password, p.params.Encode())
+	key := dedup.KeyOf(h.dedupScope, string(p.api), p.user, p.password, p.params.Encode())
 	var first *mapping.Result
 	v, shared := h.guards.dedup.Do(ctx, key, func() any {
 		first = send()
