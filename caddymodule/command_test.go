@@ -324,7 +324,7 @@ func TestCommandTestNoSender(t *testing.T) {
 }
 `, testAccount, testToken))
 	out, errOut, status := runCommand(t, "", "test", "--config", config, "--to", "+15005550006")
-	if status != 1 || !strings.Contains(out, `Nothing was sent: field "from": no sender can send sms to US`) {
+	if status != 1 || !strings.Contains(out, `Nothing was sent: field "from" cannot be chosen: no sender can send sms to US`) {
 		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
 	}
 }

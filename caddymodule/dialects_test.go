@@ -394,7 +394,7 @@ func TestDialectPingOne(t *testing.T) {
 		{name: "no sender anywhere",
 			req:    formReq("/pingone/sms", "to", dest, "Parameter", msg),
 			status: 400, ctype: js,
-			body: fixed(`{"ok":false,"error":{"outcome":"invalid","field":"from","code":null,"message":"field \"from\": no sender can send sms to US","more_info":""}}`)},
+			body: fixed(`{"ok":false,"error":{"outcome":"invalid","field":"from","code":null,"message":"field \"from\" cannot be chosen: no sender can send sms to US","more_info":""}}`)},
 	}
 	runDialect(t, tester, sim, cases)
 }

@@ -48,6 +48,14 @@ func (h *Handler) Explain(r *http.Request) (*Explanation, error) {
 	}
 	for _, a := range plan {
 		req, err := h.buildRequest(a, p, h.requestChannel(p.api), phone.Region(p.to), p.values.Field("from"))
+		var nse *dispatch.NoSenderError
+		if errors.As(err, &nse) && len(ex.Requests) == 0 {
+			// ServeHTTP answers this as invalid too: nothing would be sent.
+			ex.Invalid = noSender(nse)
+			res := &mapping.Result{Outcome: mapping.OutcomeInvalid, Field: "from", Reason: ex.Invalid.Error(), SuggestedStatus: http.StatusBadRequest}
+			ex.InvalidReply, err = h.mapping.Reply(p.values, res)
+			return ex, err
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -213,6 +214,11 @@ func requestInfo(r *http.Request) mapping.Request {
 	return info
 }
 
+// noSender is the invalid-input form of "no sender can send this".
+func noSender(e *dispatch.NoSenderError) *mapping.InputError {
+	return &mapping.InputError{Field: "from", Reason: "cannot be chosen: " + e.Error()}
+}
+
 // sentOrMaybe reports whether a result means the message was, or may have been, sent.
 func sentOrMaybe(r *mapping.Result) bool {
 	return r.OK || r.Outcome == mapping.OutcomeUnknown
@@ -256,25 +262,43 @@ func (h *Handler) dispatch(ctx context.Context, plan []*dispatch.Account, p *pre
 	dr := d.Send(ctx, plan, func(a *dispatch.Account) (*twilio.Request, error) {
 		return h.buildRequest(a, p, channel, region, callerFrom)
 	})
+	h.observe(d, plan, dr, p.api)
+	return dr
+}
+
+// observe records one dispatch in the metrics: every upstream call (a timeout
+// is status class "none"), every retry and fallback, and the state of the
+// accounts that were tried.
+func (h *Handler) observe(d *dispatch.Dispatcher, plan []*dispatch.Account, dr *dispatch.Result, api twilio.API) {
+	if h.metrics == nil {
+		return
+	}
+	prev := ""
 	for _, at := range dr.Attempts {
-		if at.Duration > 0 && at.HTTPStatus > 0 {
-			h.metrics.upstream(at.Account, string(p.api), at.HTTPStatus, at.Duration)
+		if at.Duration > 0 && at.Reason != dispatch.ReasonBreakerOpen && at.Reason != dispatch.ReasonQueueFull && at.Reason != dispatch.ReasonNoSlot {
+			h.metrics.upstream(at.Account, string(api), at.HTTPStatus, at.Duration)
+		}
+		if prev != "" && at.Account != prev {
+			h.metrics.fallback(prev, at.Account)
+		}
+		prev = at.Account
+	}
+	if dr.Account != nil {
+		for range dr.Retries {
+			h.metrics.retry(dr.Account.Name)
 		}
 	}
-	if dr.Retries > 0 && dr.Account != nil {
-		h.metrics.retry(dr.Account.Name)
-	}
-	for i := 1; i < len(dr.Attempts); i++ {
-		if dr.Attempts[i].Account != dr.Attempts[i-1].Account {
-			h.metrics.fallback(dr.Attempts[i-1].Account, dr.Attempts[i].Account)
-		}
+	if h.Credentials == CredentialsPassthrough {
+		return // a per-request state: its gauges would mean nothing
 	}
 	for _, a := range plan {
+		if !slices.ContainsFunc(dr.Attempts, func(at dispatch.Attempt) bool { return at.Account == a.Name }) {
+			continue
+		}
 		st := d.State.For(a)
 		h.metrics.breaker(a.Name, string(st.Breaker.State()))
 		h.metrics.queue(a.Name, st.Limiter.InFlight(), st.Limiter.Waiting())
 	}
-	return dr
 }
 
 // buildRequest is the Twilio request for one account: the mapping's parameters
@@ -337,7 +361,7 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 		}
 	case errors.As(dr.Err, &nse):
 		res.Outcome, res.Field = mapping.OutcomeInvalid, "from"
-		res.Reason, res.SuggestedStatus = `field "from": `+nse.Error(), http.StatusBadRequest
+		res.Reason, res.SuggestedStatus = noSender(nse).Error(), http.StatusBadRequest
 	case errors.Is(dr.Err, dispatch.ErrBreakerOpen), errors.Is(dr.Err, dispatch.ErrQueueFull), errors.Is(dr.Err, dispatch.ErrNoBudget):
 		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, codeUnavailable
 		res.Reason = "Twilio is unavailable or overloaded right now; nothing was sent"
@@ -353,13 +377,27 @@ func (h *Handler) setPlaceholders(r *http.Request, res *mapping.Result) {
 	if !ok {
 		return
 	}
-	repl.Set("http.twilio_sms.outcome", res.Outcome)
-	repl.Set("http.twilio_sms.sid", res.Sid)
-	repl.Set("http.twilio_sms.status", res.Status)
-	repl.Set("http.twilio_sms.error_code", res.ErrorCode)
-	repl.Set("http.twilio_sms.account", res.Account)
-	repl.Set("http.twilio_sms.api", res.API)
-	repl.Set("http.twilio_sms.mapping", h.mapping.Name())
+	// One provider instead of seven Set calls: values are read on demand.
+	name := h.mapping.Name()
+	repl.Map(func(key string) (any, bool) {
+		switch key {
+		case "http.twilio_sms.outcome":
+			return res.Outcome, true
+		case "http.twilio_sms.sid":
+			return res.Sid, true
+		case "http.twilio_sms.status":
+			return res.Status, true
+		case "http.twilio_sms.error_code":
+			return res.ErrorCode, true
+		case "http.twilio_sms.account":
+			return res.Account, true
+		case "http.twilio_sms.api":
+			return res.API, true
+		case "http.twilio_sms.mapping":
+			return name, true
+		}
+		return nil, false
+	})
 }
 
 // logRequest writes one line per request: what happened, never the message,
