@@ -2,6 +2,7 @@ package twilio
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +33,13 @@ type ClientOptions struct {
 // Client sends one request to Twilio per Send call and never replays it.
 type Client struct {
 	rt        http.RoundTripper
-	userAgent string
+	userAgent []string
 }
+
+var (
+	formContentType = []string{"application/x-www-form-urlencoded"}
+	acceptJSON      = []string{"application/json"}
+)
 
 // NewClient builds a Client. Redirects are never followed: the upstream host
 // comes only from configuration (OWASP API7 SSRF guidance; twilio-go does the same).
@@ -62,7 +68,7 @@ func NewClient(o ClientOptions) *Client {
 	}
 	// The transport is called directly, not through http.Client: a redirect
 	// is then just a non-2xx answer, never followed.
-	return &Client{rt: rt, userAgent: o.UserAgent}
+	return &Client{rt: rt, userAgent: []string{o.UserAgent}}
 }
 
 // CloseIdleConnections releases pooled connections (on Caddy config unload).
@@ -108,10 +114,13 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 	if err != nil {
 		return nil, &SendError{Err: err}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	req.SetBasicAuth(r.Username, r.Password)
+	// One literal header map; the constant values are shared, read-only slices.
+	req.Header = http.Header{
+		"Content-Type":  formContentType,
+		"Accept":        acceptJSON,
+		"User-Agent":    c.userAgent,
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(r.Username+":"+r.Password))},
+	}
 
 	var gotConn bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}

@@ -3,8 +3,8 @@ package twilio
 import (
 	"bytes"
 	"encoding/xml"
-	"mime"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
@@ -40,9 +40,11 @@ type Outcome struct {
 // left empty and Malformed is set.
 func parseOutcome(status int, contentType string, body []byte) *Outcome {
 	o := &Outcome{HTTPStatus: status, Accepted: status >= 200 && status < 300, ContentType: contentType, Body: body}
-	mt, _, _ := mime.ParseMediaType(contentType)
+	// A plain prefix test: mime.ParseMediaType allocates a parameter map per reply.
+	mt := strings.ToLower(strings.TrimSpace(contentType))
 	trimmed := bytes.TrimSpace(body)
-	isXML := mt == "application/xml" || mt == "text/xml" || (mt == "" && len(trimmed) > 0 && trimmed[0] == '<')
+	isXML := strings.HasPrefix(mt, "application/xml") || strings.HasPrefix(mt, "text/xml") ||
+		(mt == "" && len(trimmed) > 0 && trimmed[0] == '<')
 	if isXML {
 		parseXML(o, trimmed)
 	} else {
