@@ -252,7 +252,23 @@ func TestLoad(t *testing.T) {
 			t.Errorf("reload %d started with no request in flight: it did not test anything", k+1)
 		}
 	}
-	for _, list := range [][]string{outside, lost, bad} {
+	// Connection errors are classified against the reload windows only for
+	// the report: when the old server finishes draining its keep-alive
+	// connections depends on the machine's load, so a fixed slack cannot
+	// decide it. What must hold is asserted below: nothing lost, nothing
+	// handled without its answer reaching the caller, one message per request.
+	if !noReload {
+		for i, e := range outside {
+			if i == 5 {
+				t.Logf("... %d connection errors after a reload window's slack in all", len(outside))
+				break
+			}
+			t.Log(e)
+		}
+	} else if len(outside) > 0 {
+		lost = append(lost, outside...) // without reloads there is no excuse
+	}
+	for _, list := range [][]string{lost, bad} {
 		for i, e := range list {
 			if i == 10 {
 				t.Errorf("... %d in all", len(list))
