@@ -2,6 +2,11 @@
 // login path: per destination number (SMS pumping, OWASP API4:2023 scenario #1)
 // and per calling product or client.
 //
+// Only sends spend the limit: Allow takes a token before a send, and Refund
+// gives it back when the send proved that nothing was sent. Update changes the
+// rate and burst of a live Limiter, so that a config reload keeps every
+// bucket's state.
+//
 // Keys are stored as given: callers hash anything sensitive (a phone number)
 // before passing it, for example with dedup.KeyOf.
 //
