@@ -205,7 +205,7 @@ func (a *Account) MarshalJSON() ([]byte, error) {
 }
 
 // key identifies the account for shared limiter and breaker state.
-func (a *Account) key() stateKey { return stateKey{sid: a.AccountSID, user: a.Username} }
+func (a *Account) key() stateKey { return stateKey{sid: a.AccountSID, api: a.APIURL()} }
 
 // check validates one sender on its own. The returned error's Field is relative.
 func (s *Sender) check() *FieldError {

@@ -62,6 +62,22 @@ func NewBreaker(threshold int, cooldown time.Duration, now func() time.Time) *Br
 	return &Breaker{threshold: threshold, cooldown: cooldown, now: now, state: BreakerClosed}
 }
 
+// Update changes the threshold and the cooldown in place (defaults as in
+// NewBreaker), as a config reload does: the state and the failures counted so
+// far are kept. A closed breaker that already counts the new threshold opens
+// on its next failure; an open one uses the new cooldown from when it opened.
+func (b *Breaker) Update(threshold int, cooldown time.Duration) {
+	if threshold < 1 {
+		threshold = 5
+	}
+	if cooldown <= 0 {
+		cooldown = 30 * time.Second
+	}
+	b.mu.Lock()
+	b.threshold, b.cooldown = threshold, cooldown
+	b.mu.Unlock()
+}
+
 // Allow reports whether a request may go to the account now.
 func (b *Breaker) Allow() (Ticket, bool) {
 	b.mu.Lock()

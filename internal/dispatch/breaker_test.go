@@ -149,3 +149,68 @@ func TestBreakerStaleTicketsIgnored(t *testing.T) {
 	zero.Failure()
 	zero.Cancel()
 }
+
+func TestBreakerUpdate(t *testing.T) {
+	tests := []struct {
+		name      string
+		failures  int // before the update, threshold 3, cooldown 30s
+		threshold int
+		cooldown  time.Duration
+		then      func(t *testing.T, b *Breaker, clock *fakeClock)
+	}{
+		{name: "failures counted so far are kept", failures: 2, threshold: 5, cooldown: 30 * time.Second,
+			then: func(t *testing.T, b *Breaker, clock *fakeClock) {
+				for range 2 {
+					tk, _ := b.Allow()
+					tk.Failure()
+				}
+				if b.State() != BreakerClosed {
+					t.Fatalf("opened at 4 failures with a threshold of 5")
+				}
+				tk, _ := b.Allow()
+				tk.Failure()
+				if b.State() != BreakerOpen {
+					t.Fatalf("State = %s at 5 failures", b.State())
+				}
+			}},
+		{name: "a lower threshold opens on the next failure", failures: 2, threshold: 1, cooldown: 30 * time.Second,
+			then: func(t *testing.T, b *Breaker, clock *fakeClock) {
+				if b.State() != BreakerClosed {
+					t.Fatal("opened without a failure")
+				}
+				tk, _ := b.Allow()
+				tk.Failure()
+				if b.State() != BreakerOpen {
+					t.Fatalf("State = %s", b.State())
+				}
+			}},
+		{name: "an open breaker keeps its state with the new cooldown", failures: 3, threshold: 3, cooldown: 5 * time.Second,
+			then: func(t *testing.T, b *Breaker, clock *fakeClock) {
+				if _, ok := b.Allow(); ok {
+					t.Fatal("the update closed an open breaker")
+				}
+				clock.Advance(5 * time.Second)
+				if _, ok := b.Allow(); !ok || b.State() != BreakerHalfOpen {
+					t.Fatalf("no probe after the new cooldown: %s", b.State())
+				}
+			}},
+		{name: "defaults", failures: 0, threshold: 0, cooldown: 0,
+			then: func(t *testing.T, b *Breaker, clock *fakeClock) {
+				if b.threshold != 5 || b.cooldown != 30*time.Second {
+					t.Fatalf("threshold %d cooldown %v", b.threshold, b.cooldown)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			b := NewBreaker(3, 30*time.Second, clock.Now)
+			for range tt.failures {
+				tk, _ := b.Allow()
+				tk.Failure()
+			}
+			b.Update(tt.threshold, tt.cooldown)
+			tt.then(t, b, clock)
+		})
+	}
+}

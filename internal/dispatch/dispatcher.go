@@ -61,14 +61,28 @@ type Dispatcher struct {
 // account if MinAttempt is left. A build error (no sender for this account)
 // falls back while accounts remain, since nothing was sent, and is Final on the
 // last one. A request that may have reached Twilio is never retried or sent
-// down a fallback.
+// down a fallback, unless Policy.FallbackOn5xx opts in for a 5xx; a Result
+// that may have sent and was not accepted is then Final.
 //
 // The account's limiter slot is held across its retries and their backoffs, so
 // that a 429 storm slows the whole account down rather than letting waiters in.
+// Waiters for a slot are served round-robin by the caller identity that ctx
+// carries (WithCaller), so that one flooding caller does not starve the others.
 //
 // build is called at most once per account and must not put message text in
 // its errors. plan is not modified.
 func (d *Dispatcher) Send(ctx context.Context, plan []*Account, build func(a *Account) (*twilio.Request, error)) *Result {
+	res := d.send(ctx, plan, build)
+	if res.maybeSent && res.Decision != Accepted {
+		// A fallback after a 5xx (Policy.FallbackOn5xx) that then ended
+		// without an acceptance: the first account may have sent it, so the
+		// caller must not try again.
+		res.Decision = Final
+	}
+	return res
+}
+
+func (d *Dispatcher) send(ctx context.Context, plan []*Account, build func(a *Account) (*twilio.Request, error)) *Result {
 	res := &Result{}
 	res.Attempts = res.buf[:0]
 	switch {
@@ -175,7 +189,7 @@ func (d *Dispatcher) tryAccount(ctx context.Context, res *Result, a *Account, bu
 		if o != nil {
 			st.Limiter.Observe(o.ConcurrentRequests, is429(o))
 		}
-		if dec == Accepted || dec == Final && o == nil {
+		if mayHaveCreated(o, err) {
 			res.maybeSent = true
 		}
 		if dec != Retryable || n >= d.Policy.retries() || ctx.Err() != nil {

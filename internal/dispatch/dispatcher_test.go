@@ -62,6 +62,7 @@ func TestSendFallbacks(t *testing.T) {
 	tests := []struct {
 		name          string
 		main          handler // nil: a closed loopback port (connection refused)
+		backup        handler // nil: created
 		policy        func(p *Policy)
 		timeout       time.Duration
 		want          Decision
@@ -84,10 +85,32 @@ func TestSendFallbacks(t *testing.T) {
 		{name: "429 exhausted falls back", main: replyError(429, 20429),
 			want: Accepted, wantMain: 3, wantBackup: 1, wantCreated: 1, wantRetries: 2, wantFallbacks: 1, wantMaybeSent: true,
 			wantAttempts: []string{"main/429/20429/retryable", "main/429/20429/retryable", "main/429/20429/retryable", "backup/201/0/accepted"}},
-		{name: "500 falls back", main: replyError(500, 20500),
+		{name: "500 20500 may have sent: final", main: replyError(500, 20500),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0, wantMaybeSent: true,
+			wantAttempts: []string{"main/500/20500/final"}},
+		{name: "500 20500 that created the message is never sent twice", main: createdThen(replyError(500, 20500)),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 1, wantMaybeSent: true},
+		{name: "502 from an edge may have sent: final", main: replyPlain(502),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0, wantMaybeSent: true,
+			wantAttempts: []string{"main/502/0/final/malformed"}},
+		{name: "504 from an edge may have sent: final", main: replyPlain(504),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0, wantMaybeSent: true},
+		{name: "503 from an edge may have sent: final", main: replyPlain(503),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0, wantMaybeSent: true},
+		{name: "Twilio's 503 20503 falls back", main: replyError(503, 20503),
+			want: Accepted, wantMain: 1, wantBackup: 1, wantCreated: 1, wantFallbacks: 1, wantMaybeSent: true,
+			wantAttempts: []string{"main/503/20503/fallback", "backup/201/0/accepted"}},
+		{name: "4xx without a Twilio body may have sent: final", main: replyPlain(400),
+			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0, wantMaybeSent: true},
+		{name: "500 falls back when FallbackOn5xx is opted in", main: replyError(500, 20500), policy: func(p *Policy) { p.FallbackOn5xx = true },
 			want: Accepted, wantMain: 1, wantBackup: 1, wantCreated: 1, wantFallbacks: 1, wantMaybeSent: true},
-		{name: "503 falls back", main: replyError(503, 20503),
-			want: Accepted, wantMain: 1, wantBackup: 1, wantCreated: 1, wantFallbacks: 1, wantMaybeSent: true},
+		{name: "opted-in 5xx then a refusal stays may-have-sent", main: replyError(500, 20500), backup: replyError(400, 21211),
+			policy: func(p *Policy) { p.FallbackOn5xx = true },
+			want:   Final, wantMain: 1, wantBackup: 1, wantCreated: 0, wantFallbacks: 1, wantMaybeSent: true,
+			wantAttempts: []string{"main/500/20500/fallback", "backup/400/21211/final"}},
+		{name: "opted-in 5xx then 429s is final, not retryable", main: replyError(502, 0), backup: replyError(429, 20429),
+			policy: func(p *Policy) { p.FallbackOn5xx = true },
+			want:   Final, wantMain: 1, wantBackup: 3, wantCreated: 0, wantRetries: 2, wantFallbacks: 1, wantMaybeSent: true},
 		{name: "configured 21606 falls back", main: replyError(400, 21606),
 			want: Accepted, wantMain: 1, wantBackup: 1, wantCreated: 1, wantFallbacks: 1, wantMaybeSent: true},
 		{name: "configured 21611 falls back", main: replyError(400, 21611),
@@ -98,8 +121,6 @@ func TestSendFallbacks(t *testing.T) {
 		{name: "21211 is final", main: replyError(400, 21211),
 			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0},
 		{name: "21610 is final", main: replyError(400, 21610),
-			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0},
-		{name: "5xx is final when fallback on 5xx is off", main: replyError(500, 20500), policy: func(p *Policy) { p.FallbackOn5xx = false },
 			want: Final, wantMain: 1, wantBackup: 0, wantCreated: 0},
 		{name: "429 recovered within the budget", main: firstThen(1, replyError(429, 20429), created),
 			want: Accepted, wantMain: 2, wantBackup: 0, wantCreated: 1, wantRetries: 1, wantMaybeSent: true,
@@ -131,7 +152,11 @@ func TestSendFallbacks(t *testing.T) {
 				mainFake = newFake(t, tt.main)
 				mainBase = mainFake.URL()
 			}
-			backupFake := newFake(t, created)
+			backupHandler := tt.backup
+			if backupHandler == nil {
+				backupHandler = created
+			}
+			backupFake := newFake(t, backupHandler)
 			p := DefaultPolicy()
 			p.FallbackCodes = []int{21606, 21611}
 			if tt.policy != nil {
@@ -405,7 +430,7 @@ func TestSendSkipsAndSheds(t *testing.T) {
 	t.Run("no budget left for the fallback", func(t *testing.T) {
 		main := newFake(t, func(f *fakeTwilio, w http.ResponseWriter, r *http.Request, n int64) {
 			time.Sleep(150 * time.Millisecond)
-			replyError(500, 20500)(f, w, r, n)
+			replyError(503, 20503)(f, w, r, n)
 		})
 		backup := newFake(t, created)
 		d := newDispatcher(DefaultPolicy(), StateConfig{})
@@ -507,7 +532,7 @@ func TestKeepReplyBody(t *testing.T) {
 }
 
 func TestSendUsesSharedState(t *testing.T) {
-	// Two accounts with the same SID and credentials share one limiter and breaker.
+	// Two accounts with the same SID (and API host) share one limiter and breaker.
 	s := NewState(StateConfig{})
 	a, b := acct("main", 1), acct("main-alias", 1)
 	b.MessagingServiceSID = sid("MG", 1)

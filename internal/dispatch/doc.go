@@ -10,10 +10,11 @@
 //     prefix) and the fallback chain after it;
 //   - sender.go:     the deterministic choice of From / MessagingServiceSid;
 //   - policy.go:     which failure allows a retry, a fallback, or nothing;
-//   - limiter.go:    a per-account concurrency cap with a bounded queue and AIMD
-//     adaptation to Twilio's 429s;
+//   - limiter.go:    a per-account concurrency cap with a bounded queue served
+//     round-robin by caller (WithCaller) and AIMD adaptation to Twilio's 429s;
 //   - breaker.go:    a per-account circuit breaker;
-//   - state.go:      limiters and breakers shared across Caddy config reloads;
+//   - state.go:      limiters and breakers shared across Caddy config reloads,
+//     reconfigured in place;
 //   - dispatcher.go: the loop that ties them together;
 //   - result.go:     what one Send reports, without message text.
 //
@@ -21,8 +22,10 @@
 // never retried or sent down a fallback. Twilio's Messages API has no idempotency
 // key, so a second attempt after an ambiguous failure could deliver a code twice.
 // Only answers that prove nothing was created (429/20429, a connection that was
-// never established, an authentication failure, a 5xx, configured error codes)
-// let the dispatcher try again.
+// never established, an authentication failure, Twilio's own 503/20503,
+// configured error codes of a Twilio 4xx) let the dispatcher try again. Any
+// other 5xx may have created the message: it is Final unless
+// Policy.FallbackOn5xx explicitly accepts the risk of a second send.
 //
 // The package has no Caddy imports. Its log-safe views (Result.String,
 // Result.MarshalJSON, Attempt) never contain message text, codes or credentials.

@@ -66,6 +66,25 @@ func replyError(status, code int) func(*fakeTwilio, http.ResponseWriter, *http.R
 	}
 }
 
+// replyPlain answers status with a body that is not Twilio's, as an edge,
+// proxy or load balancer would.
+func replyPlain(status int) func(*fakeTwilio, http.ResponseWriter, *http.Request, int64) {
+	return func(f *fakeTwilio, w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<html><body>%d %s</body></html>", status, http.StatusText(status))
+	}
+}
+
+// createdThen creates the message and then answers with h anyway: what a
+// Twilio 5xx cannot rule out.
+func createdThen(h func(*fakeTwilio, http.ResponseWriter, *http.Request, int64)) func(*fakeTwilio, http.ResponseWriter, *http.Request, int64) {
+	return func(f *fakeTwilio, w http.ResponseWriter, r *http.Request, n int64) {
+		f.created.Add(1)
+		h(f, w, r, n)
+	}
+}
+
 // firstThen answers the first n requests with a and the rest with b.
 func firstThen(n int64, a, b func(*fakeTwilio, http.ResponseWriter, *http.Request, int64)) func(*fakeTwilio, http.ResponseWriter, *http.Request, int64) {
 	return func(f *fakeTwilio, w http.ResponseWriter, r *http.Request, i int64) {

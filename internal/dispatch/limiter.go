@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +11,35 @@ import (
 )
 
 // ErrQueueFull is returned by Limiter.Acquire when the wait queue is full: the
-// request is shed at once instead of piling up behind a slow account.
+// request is shed at once instead of piling up behind a slow account (or later,
+// when a waiter gives its place to another caller's). Nothing was sent.
 var ErrQueueFull = errors.New("too many requests waiting for this account")
 
+// WithCaller returns a copy of ctx carrying the identity of the calling
+// product or client (for example its hashed Basic user name or address). A
+// Limiter serves its waiters round-robin by this key. Requests without a key
+// share one lane, as if they came from one caller.
+func WithCaller(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, callerCtxKey{}, key)
+}
+
+// CallerOf returns the caller key set by WithCaller, "" if none.
+func CallerOf(ctx context.Context) string {
+	key, _ := ctx.Value(callerCtxKey{}).(string)
+	return key
+}
+
+type callerCtxKey struct{}
+
 // Limiter caps the requests in flight to one Twilio account and queues a
-// bounded number of waiters in FIFO order.
+// bounded number of waiters.
+//
+// Waiters are grouped in lanes by caller (WithCaller) and served round-robin:
+// one waiter of each waiting caller in turn, FIFO within one caller, so that a
+// caller flooding the account cannot starve the others. When the queue is
+// full, a caller with fewer waiters than the longest lane still gets in: the
+// newest waiter of the longest lane is shed (it gets ErrQueueFull, and nothing
+// was sent) to make room.
 //
 // The cap adapts (AIMD): a 429 halves it, never below 1, and each other answer
 // grows it back by one up to the configured maximum, so a burst turns into a
@@ -27,20 +52,32 @@ type Limiter struct {
 	max      int // configured cap
 	limit    int // effective cap, 1..max
 	inFlight int
-	queue    int       // maximum waiters
-	waiters  []*waiter // FIFO
+	queue    int // maximum waiters
+	waiting  int
+	lanes    map[string]*lane // by caller key, only lanes with waiters
+	ring     list.List        // of *lane with waiters; the front is served next
+}
+
+// lane is the FIFO of one caller's waiters.
+type lane struct {
+	key     string
+	waiters list.List // of *waiter, oldest first
+	elem    *list.Element
 }
 
 type waiter struct {
-	ready   chan struct{} // closed when granted
-	granted bool          // set under mu together with the close
+	ready   chan struct{} // closed when granted or shed
+	granted bool          // set under mu before the close
+	shed    bool          // pushed out of a full queue, set under mu before the close
+	lane    *lane
+	elem    *list.Element
 }
 
 // NewLimiter returns a limiter allowing max requests in flight (at least 1) and
 // queue waiting ones (0 means none: fail fast when the cap is reached).
 func NewLimiter(max, queue int) *Limiter {
 	max = cmpMax(max, 1)
-	return &Limiter{max: max, limit: max, queue: cmpMax(queue, 0)}
+	return &Limiter{max: max, limit: max, queue: cmpMax(queue, 0), lanes: make(map[string]*lane)}
 }
 
 func cmpMax(a, b int) int {
@@ -50,9 +87,27 @@ func cmpMax(a, b int) int {
 	return a
 }
 
+// Update changes the configured cap and the queue size in place, as a config
+// reload does: requests in flight and waiters keep their places. An effective
+// cap that AIMD has lowered stays lowered (within the new maximum); one at the
+// old maximum moves to the new one. Waiters beyond a smaller queue keep
+// waiting; newcomers are shed until the queue has room again.
+func (l *Limiter) Update(max, queue int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	max, queue = cmpMax(max, 1), cmpMax(queue, 0)
+	if l.limit == l.max || l.limit > max {
+		l.limit = max
+	}
+	l.max, l.queue = max, queue
+	l.grantLocked()
+}
+
 // Acquire takes a slot, waiting in line if the cap is reached. It fails at once
-// with ErrQueueFull when the queue is full, and with ctx's error if ctx ends
-// first. On success release must be called exactly once; extra calls are no-ops.
+// with ErrQueueFull when the queue is full, later with ErrQueueFull if another
+// caller's waiter takes its place in the queue, and with ctx's error if ctx
+// ends first. On success release must be called exactly once; extra calls are
+// no-ops.
 func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	if err := l.acquire(ctx, time.Time{}); err != nil {
 		return nil, err
@@ -69,12 +124,13 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 // the wait (with an error matching context.DeadlineExceeded) at that time.
 func (l *Limiter) acquire(ctx context.Context, stopAt time.Time) error {
 	l.mu.Lock()
-	if l.inFlight < l.limit && len(l.waiters) == 0 {
+	if l.inFlight < l.limit && l.waiting == 0 {
 		l.inFlight++
 		l.mu.Unlock()
 		return nil
 	}
-	if len(l.waiters) >= l.queue {
+	key := CallerOf(ctx)
+	if l.waiting >= l.queue && (ctx.Err() != nil || !l.pushOutLocked(key)) {
 		l.mu.Unlock()
 		return ErrQueueFull
 	}
@@ -83,7 +139,7 @@ func (l *Limiter) acquire(ctx context.Context, stopAt time.Time) error {
 		return err
 	}
 	w := &waiter{ready: make(chan struct{})}
-	l.waiters = append(l.waiters, w)
+	l.enqueueLocked(key, w)
 	l.mu.Unlock()
 
 	var timeout <-chan time.Time
@@ -95,6 +151,9 @@ func (l *Limiter) acquire(ctx context.Context, stopAt time.Time) error {
 	var err error
 	select {
 	case <-w.ready:
+		if w.shed {
+			return ErrQueueFull
+		}
 		return nil
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -103,16 +162,12 @@ func (l *Limiter) acquire(ctx context.Context, stopAt time.Time) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w.granted { // granted while we were giving up: pass the slot on
+	switch {
+	case w.granted: // granted while we were giving up: pass the slot on
 		l.inFlight--
 		l.grantLocked()
-		return err
-	}
-	for i, x := range l.waiters {
-		if x == w {
-			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
-			break
-		}
+	case !w.shed:
+		l.dequeueLocked(w)
 	}
 	return err
 }
@@ -126,13 +181,69 @@ func (l *Limiter) release() {
 	l.mu.Unlock()
 }
 
-// grantLocked hands free slots to waiters in arrival order.
+// enqueueLocked appends w to its caller's lane, opening the lane at the back
+// of the ring if the caller had no waiter.
+func (l *Limiter) enqueueLocked(key string, w *waiter) {
+	ln := l.lanes[key]
+	if ln == nil {
+		ln = &lane{key: key}
+		ln.elem = l.ring.PushBack(ln)
+		l.lanes[key] = ln
+	}
+	w.lane = ln
+	w.elem = ln.waiters.PushBack(w)
+	l.waiting++
+}
+
+// dequeueLocked removes w from its lane, closing the lane if it empties.
+func (l *Limiter) dequeueLocked(w *waiter) {
+	ln := w.lane
+	ln.waiters.Remove(w.elem)
+	w.lane, w.elem = nil, nil
+	l.waiting--
+	if ln.waiters.Len() == 0 {
+		l.ring.Remove(ln.elem)
+		delete(l.lanes, ln.key)
+	}
+}
+
+// pushOutLocked makes room in a full queue for a waiter of key, by shedding
+// the newest waiter of the longest lane, if key's lane would still be shorter
+// than that lane was. It reports whether there is room now.
+func (l *Limiter) pushOutLocked(key string) bool {
+	if l.queue == 0 {
+		return false
+	}
+	own := 0
+	if ln := l.lanes[key]; ln != nil {
+		own = ln.waiters.Len()
+	}
+	var longest *lane
+	for e := l.ring.Front(); e != nil; e = e.Next() {
+		if ln := e.Value.(*lane); longest == nil || ln.waiters.Len() > longest.waiters.Len() {
+			longest = ln
+		}
+	}
+	if longest == nil || own+1 >= longest.waiters.Len() {
+		return false
+	}
+	w := longest.waiters.Back().Value.(*waiter)
+	l.dequeueLocked(w)
+	w.shed = true
+	close(w.ready)
+	return true
+}
+
+// grantLocked hands free slots to waiters: the oldest waiter of the lane at
+// the front of the ring, whose lane then goes to the back.
 func (l *Limiter) grantLocked() {
-	for l.inFlight < l.limit && len(l.waiters) > 0 {
-		w := l.waiters[0]
-		copy(l.waiters, l.waiters[1:])
-		l.waiters[len(l.waiters)-1] = nil
-		l.waiters = l.waiters[:len(l.waiters)-1]
+	for l.inFlight < l.limit && l.waiting > 0 {
+		ln := l.ring.Front().Value.(*lane)
+		w := ln.waiters.Front().Value.(*waiter)
+		l.dequeueLocked(w)
+		if ln.waiters.Len() > 0 {
+			l.ring.MoveToBack(ln.elem)
+		}
 		l.inFlight++
 		w.granted = true
 		close(w.ready)
@@ -172,7 +283,7 @@ func (l *Limiter) InFlight() int {
 func (l *Limiter) Waiting() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.waiters)
+	return l.waiting
 }
 
 // Limit is the current effective cap.
@@ -183,4 +294,8 @@ func (l *Limiter) Limit() int {
 }
 
 // Max is the configured cap.
-func (l *Limiter) Max() int { return l.max }
+func (l *Limiter) Max() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}

@@ -3,6 +3,9 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,4 +231,253 @@ func TestLimiterShrinkThenGrowWakesWaiters(t *testing.T) {
 	l.Observe(0, false) // cap 2: the waiter goes
 	<-got
 	r2()
+}
+
+// enqueue starts a goroutine that waits for a slot as caller and, once
+// granted, records its label in order and releases at once. It returns when
+// the waiter is in line.
+func enqueue(t *testing.T, l *Limiter, wg *sync.WaitGroup, caller, label string, order chan<- string, errs chan<- string) {
+	t.Helper()
+	before := l.Waiting()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ctx := context.Background()
+		if caller != "" {
+			ctx = WithCaller(ctx, caller)
+		}
+		r, err := l.Acquire(ctx)
+		if err != nil {
+			errs <- label
+			return
+		}
+		order <- label
+		r()
+	}()
+	waitFor(t, "waiter "+label+" in line", func() bool { return l.Waiting() > before || len(errs) > 0 })
+}
+
+func TestLimiterFairness(t *testing.T) {
+	type batch struct {
+		caller string
+		n      int
+	}
+	tests := []struct {
+		name    string
+		batches []batch
+		// wantWithin: every waiter of caller is granted within the first
+		// wantWithin grants.
+		caller     string
+		wantWithin int
+		wantOrder  []string // when set, the exact grant order
+	}{
+		{name: "a flood of 50 does not starve 5 of another caller", batches: []batch{{"A", 50}, {"B", 5}}, caller: "B", wantWithin: 10},
+		{name: "requests without a key share one lane", batches: []batch{{"", 50}, {"B", 5}}, caller: "B", wantWithin: 10},
+		{name: "round-robin across three callers, FIFO within each", batches: []batch{{"A", 3}, {"B", 2}, {"C", 1}},
+			wantOrder: []string{"A0", "B0", "C0", "A1", "B1", "A2"}},
+		{name: "one caller is FIFO", batches: []batch{{"A", 4}}, wantOrder: []string{"A0", "A1", "A2", "A3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLimiter(1, 100)
+			release, _ := l.Acquire(context.Background())
+			order, errs := make(chan string, 100), make(chan string, 100)
+			var wg sync.WaitGroup
+			for _, b := range tt.batches {
+				for i := range b.n {
+					enqueue(t, l, &wg, b.caller, fmt.Sprintf("%s%d", b.caller, i), order, errs)
+				}
+			}
+			release()
+			wg.Wait()
+			close(order)
+			close(errs)
+			for e := range errs {
+				t.Fatalf("waiter %s failed", e)
+			}
+			var got []string
+			for s := range order {
+				got = append(got, s)
+			}
+			if tt.wantOrder != nil && !slices.Equal(got, tt.wantOrder) {
+				t.Fatalf("grant order %v, want %v", got, tt.wantOrder)
+			}
+			if tt.caller != "" {
+				n := 0
+				for i, s := range got {
+					if strings.HasPrefix(s, tt.caller) {
+						n++
+						if i >= tt.wantWithin {
+							t.Fatalf("%s granted %dth, want within the first %d: %v", s, i+1, tt.wantWithin, got)
+						}
+					}
+				}
+				if n == 0 {
+					t.Fatal("the caller was never granted")
+				}
+			}
+		})
+	}
+}
+
+func TestLimiterQueuePushOut(t *testing.T) {
+	type batch struct {
+		caller string
+		n      int
+	}
+	tests := []struct {
+		name     string
+		queue    int
+		batches  []batch
+		wantShed []string // labels that get ErrQueueFull, in order
+		wantLen  map[string]int
+	}{
+		{name: "a flood cannot fill the queue against another caller", queue: 8,
+			batches:  []batch{{"A", 8}, {"B", 5}},
+			wantShed: []string{"A7", "A6", "A5", "A4", "B4"}, wantLen: map[string]int{"A": 4, "B": 4}},
+		{name: "one caller alone is shed at the queue's end", queue: 4,
+			batches: []batch{{"A", 6}}, wantShed: []string{"A4", "A5"}, wantLen: map[string]int{"A": 4}},
+		{name: "the anonymous lane is a caller too", queue: 4,
+			batches: []batch{{"", 4}, {"B", 1}}, wantShed: []string{"3"}, wantLen: map[string]int{"": 3, "B": 1}},
+		{name: "the longest lane gives way", queue: 6,
+			batches:  []batch{{"A", 2}, {"B", 4}, {"C", 2}},
+			wantShed: []string{"B3", "B2"}, wantLen: map[string]int{"A": 2, "B": 2, "C": 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLimiter(1, tt.queue)
+			release, _ := l.Acquire(context.Background())
+			order, errs := make(chan string, 100), make(chan string, 100)
+			var wg sync.WaitGroup
+			var shed []string
+			for _, b := range tt.batches {
+				for i := range b.n {
+					// enqueue returns once the waiter is in line (Waiting grew)
+					// or someone was shed: the newcomer, or a waiter it pushed out.
+					enqueue(t, l, &wg, b.caller, fmt.Sprintf("%s%d", b.caller, i), order, errs)
+					select {
+					case e := <-errs:
+						shed = append(shed, e)
+					default:
+					}
+				}
+			}
+			if !slices.Equal(shed, tt.wantShed) {
+				t.Fatalf("shed %v, want %v", shed, tt.wantShed)
+			}
+			l.mu.Lock()
+			for caller, n := range tt.wantLen {
+				if ln := l.lanes[caller]; ln == nil || ln.waiters.Len() != n {
+					t.Errorf("lane %q has %v waiters, want %d", caller, ln, n)
+				}
+			}
+			l.mu.Unlock()
+			if l.Waiting() > tt.queue {
+				t.Fatalf("Waiting = %d above the queue of %d", l.Waiting(), tt.queue)
+			}
+			release()
+			wg.Wait()
+			if l.Waiting() != 0 || l.InFlight() != 0 || len(l.lanes) != 0 || l.ring.Len() != 0 {
+				t.Fatalf("waiting=%d inFlight=%d lanes=%d ring=%d at the end", l.Waiting(), l.InFlight(), len(l.lanes), l.ring.Len())
+			}
+		})
+	}
+}
+
+func TestLimiterCallerGivesUp(t *testing.T) {
+	l := NewLimiter(1, 10)
+	release, _ := l.Acquire(context.Background())
+	order, errs := make(chan string, 10), make(chan string, 10)
+	var wg sync.WaitGroup
+	enqueue(t, l, &wg, "A", "A0", order, errs)
+	ctx, cancel := context.WithCancel(WithCaller(context.Background(), "B"))
+	gaveUp := make(chan error)
+	go func() {
+		_, err := l.Acquire(ctx)
+		gaveUp <- err
+	}()
+	waitFor(t, "B in line", func() bool { return l.Waiting() == 2 })
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	l.mu.Lock()
+	if l.waiting != 1 || len(l.lanes) != 1 || l.ring.Len() != 1 {
+		t.Errorf("waiting=%d lanes=%d ring=%d after B gave up", l.waiting, len(l.lanes), l.ring.Len())
+	}
+	l.mu.Unlock()
+	release()
+	wg.Wait()
+	if got := <-order; got != "A0" {
+		t.Fatalf("granted %s", got)
+	}
+}
+
+func TestLimiterUpdate(t *testing.T) {
+	tests := []struct {
+		name                  string
+		max, queue            int
+		shrink                bool // a 429 first
+		newMax, newQueue      int
+		wantLimit, wantMax    int
+		wantGranted, wantShed int // of 6 waiters queued before the update (queue 6)
+	}{
+		{name: "a larger cap grants waiters at once", max: 1, queue: 6, newMax: 4, newQueue: 6, wantLimit: 4, wantMax: 4, wantGranted: 3},
+		{name: "a smaller cap", max: 8, queue: 6, newMax: 2, newQueue: 6, wantLimit: 2, wantMax: 2},
+		{name: "a lowered limit stays lowered", max: 8, queue: 6, shrink: true, newMax: 16, newQueue: 6, wantLimit: 4, wantMax: 16},
+		{name: "a lowered limit is clamped", max: 8, queue: 6, shrink: true, newMax: 2, newQueue: 6, wantLimit: 2, wantMax: 2},
+		{name: "a smaller queue keeps its waiters", max: 1, queue: 6, newMax: 1, newQueue: 2, wantLimit: 1, wantMax: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLimiter(tt.max, tt.queue)
+			if tt.shrink {
+				l.Observe(0, true)
+			}
+			var releases []func()
+			for l.InFlight() < l.Limit() {
+				r, _ := l.Acquire(context.Background())
+				releases = append(releases, r)
+			}
+			var granted atomic.Int32
+			hold := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r, err := l.Acquire(context.Background())
+					if err != nil {
+						t.Errorf("waiter %d: %v", i, err)
+						return
+					}
+					granted.Add(1)
+					<-hold
+					r()
+				}()
+				waitFor(t, "waiter in line", func() bool { return l.Waiting() == i+1 })
+			}
+			l.Update(tt.newMax, tt.newQueue)
+			if l.Limit() != tt.wantLimit || l.Max() != tt.wantMax {
+				t.Fatalf("Limit %d Max %d, want %d and %d", l.Limit(), l.Max(), tt.wantLimit, tt.wantMax)
+			}
+			waitFor(t, "grants", func() bool { return int(granted.Load()) == tt.wantGranted })
+			if l.Waiting() != 6-tt.wantGranted {
+				t.Fatalf("Waiting = %d", l.Waiting())
+			}
+			if tt.newQueue < 6 {
+				if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+					t.Fatalf("a newcomer beyond the smaller queue got %v", err)
+				}
+			}
+			close(hold)
+			for _, r := range releases {
+				r()
+			}
+			wg.Wait()
+			if l.InFlight() != 0 || l.Waiting() != 0 {
+				t.Fatalf("inFlight=%d waiting=%d", l.InFlight(), l.Waiting())
+			}
+		})
+	}
 }

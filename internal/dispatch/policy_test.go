@@ -13,23 +13,27 @@ import (
 
 func TestClassify(t *testing.T) {
 	p := DefaultPolicy()
-	p.FallbackCodes = []int{21606, 21611}
-	no5xx := p
-	no5xx.FallbackOn5xx = false
+	p.FallbackCodes = []int{21606, 21611, 20500}
+	opt5xx := p
+	opt5xx.FallbackOn5xx = true
 	reply := func(status, code int) *twilio.Outcome {
 		return &twilio.Outcome{HTTPStatus: status, Accepted: status >= 200 && status < 300, ErrorCode: code}
 	}
+	edge := func(status int) *twilio.Outcome { // an HTML or empty body from a proxy or load balancer
+		return &twilio.Outcome{HTTPStatus: status, Malformed: true}
+	}
 	refused := &twilio.SendError{Err: syscall.ECONNREFUSED}
 	tests := []struct {
-		name   string
-		policy Policy
-		o      *twilio.Outcome
-		err    error
-		want   Decision
+		name      string
+		policy    Policy
+		o         *twilio.Outcome
+		err       error
+		want      Decision
+		maybeSent bool
 	}{
-		{name: "201", policy: p, o: reply(201, 0), want: Accepted},
-		{name: "200 studio", policy: p, o: reply(200, 0), want: Accepted},
-		{name: "malformed 2xx is still accepted", policy: p, o: &twilio.Outcome{HTTPStatus: 201, Accepted: true, Malformed: true}, want: Accepted},
+		{name: "201", policy: p, o: reply(201, 0), want: Accepted, maybeSent: true},
+		{name: "200 studio", policy: p, o: reply(200, 0), want: Accepted, maybeSent: true},
+		{name: "malformed 2xx is still accepted", policy: p, o: &twilio.Outcome{HTTPStatus: 201, Accepted: true, Malformed: true}, want: Accepted, maybeSent: true},
 		{name: "429", policy: p, o: reply(429, 20429), want: Retryable},
 		{name: "429 without a code", policy: p, o: reply(429, 0), want: Retryable},
 		{name: "20429 with another status", policy: p, o: reply(503, 20429), want: Retryable},
@@ -39,9 +43,15 @@ func TestClassify(t *testing.T) {
 		{name: "401 20003", policy: p, o: reply(401, 20003), want: FallbackOK},
 		{name: "20003 alone", policy: p, o: reply(400, 20003), want: FallbackOK},
 		{name: "403", policy: p, o: reply(403, 20403), want: FallbackOK},
-		{name: "500", policy: p, o: reply(500, 20500), want: FallbackOK},
-		{name: "503", policy: p, o: reply(503, 0), want: FallbackOK},
-		{name: "500 without fallback on 5xx", policy: no5xx, o: reply(500, 20500), want: Final},
+		{name: "503 20503 is Twilio's not processed", policy: p, o: reply(503, 20503), want: FallbackOK},
+		{name: "503 from an edge proves nothing", policy: p, o: edge(503), want: Final, maybeSent: true},
+		{name: "503 with another code", policy: p, o: reply(503, 20500), want: Final, maybeSent: true},
+		{name: "500 20500 may have sent", policy: p, o: reply(500, 20500), want: Final, maybeSent: true},
+		{name: "502 may have sent", policy: p, o: edge(502), want: Final, maybeSent: true},
+		{name: "504 may have sent", policy: p, o: edge(504), want: Final, maybeSent: true},
+		{name: "500 with FallbackOn5xx opted in", policy: opt5xx, o: reply(500, 20500), want: FallbackOK, maybeSent: true},
+		{name: "502 with FallbackOn5xx opted in", policy: opt5xx, o: edge(502), want: FallbackOK, maybeSent: true},
+		{name: "a 5xx code in FallbackCodes has no effect", policy: p, o: reply(500, 20500), want: Final, maybeSent: true},
 		{name: "21606 configured", policy: p, o: reply(400, 21606), want: FallbackOK},
 		{name: "21611 configured", policy: p, o: reply(400, 21611), want: FallbackOK},
 		{name: "21606 not configured", policy: DefaultPolicy(), o: reply(400, 21606), want: Final},
@@ -49,26 +59,36 @@ func TestClassify(t *testing.T) {
 		{name: "21610 unsubscribed", policy: p, o: reply(400, 21610), want: Final},
 		{name: "21614 not mobile", policy: p, o: reply(400, 21614), want: Final},
 		{name: "404 20404", policy: p, o: reply(404, 20404), want: Final},
+		{name: "4xx without Twilio's error body", policy: p, o: edge(400), want: Final, maybeSent: true},
+		{name: "3xx", policy: p, o: edge(302), want: Final, maybeSent: true},
 		{name: "breaker open", policy: p, err: ErrBreakerOpen, want: FallbackOK},
 		{name: "queue full", policy: p, err: ErrQueueFull, want: FallbackOK},
-		{name: "reset after connecting", policy: p, err: &twilio.SendError{Reached: true, Err: syscall.ECONNRESET}, want: Final},
-		{name: "timeout after connecting", policy: p, err: &twilio.SendError{Reached: true, Timeout: true, Err: context.DeadlineExceeded}, want: Final},
-		{name: "unknown error", policy: p, err: errors.New("boom"), want: Final},
-		{name: "bare context error", policy: p, err: context.DeadlineExceeded, want: Final},
-		{name: "nothing at all", policy: p, want: Final},
-		{name: "zero policy never falls back on 5xx", policy: Policy{}, o: reply(502, 0), want: Final},
+		{name: "reset after connecting", policy: p, err: &twilio.SendError{Reached: true, Err: syscall.ECONNRESET}, want: Final, maybeSent: true},
+		{name: "timeout after connecting", policy: p, err: &twilio.SendError{Reached: true, Timeout: true, Err: context.DeadlineExceeded}, want: Final, maybeSent: true},
+		{name: "unknown error", policy: p, err: errors.New("boom"), want: Final, maybeSent: true},
+		{name: "bare context error", policy: p, err: context.DeadlineExceeded, want: Final, maybeSent: true},
+		{name: "nothing at all", policy: p, want: Final, maybeSent: true},
+		{name: "zero policy never falls back on 5xx", policy: Policy{}, o: reply(502, 0), want: Final, maybeSent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.policy.Classify(tt.o, tt.err); got != tt.want {
 				t.Fatalf("Classify = %v, want %v", got, tt.want)
 			}
+			if got := mayHaveCreated(tt.o, tt.err); got != tt.maybeSent {
+				t.Fatalf("mayHaveCreated = %t, want %t", got, tt.maybeSent)
+			}
 		})
 	}
 }
 
 func TestClassifyDefault(t *testing.T) {
-	if Classify(&twilio.Outcome{HTTPStatus: 400, ErrorCode: 21606}, nil) != Final || Classify(&twilio.Outcome{HTTPStatus: 502}, nil) != FallbackOK {
+	if DefaultPolicy().FallbackOn5xx {
+		t.Fatal("DefaultPolicy falls back on a 5xx")
+	}
+	if Classify(&twilio.Outcome{HTTPStatus: 400, ErrorCode: 21606}, nil) != Final ||
+		Classify(&twilio.Outcome{HTTPStatus: 502}, nil) != Final ||
+		Classify(&twilio.Outcome{HTTPStatus: 503, ErrorCode: 20503}, nil) != FallbackOK {
 		t.Fatal("package Classify is not DefaultPolicy's")
 	}
 }

@@ -88,8 +88,10 @@ type Result struct {
 }
 
 // MayHaveSent reports whether Twilio created, or may have created, the message:
-// it was accepted, or the last request failed after it may have reached Twilio.
-// When false, nothing was sent and the caller may safely try again later.
+// it was accepted, or a request got an answer or failure that does not prove
+// nothing was created (a timeout or reset after connecting, a 5xx other than
+// Twilio's 503/20503, a reply without Twilio's error body; see Classify). When
+// false, nothing was sent and the caller may safely try again later.
 func (r *Result) MayHaveSent() bool { return r.maybeSent }
 
 // Sid is the created resource's SID, "" if none.

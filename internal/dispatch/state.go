@@ -23,31 +23,8 @@ type StateConfig struct {
 	Now func() time.Time
 }
 
-// State holds the limiter and breaker of every account, keyed by account SID
-// and username, so that they outlive a Caddy config reload: the glue keeps one
-// State per distinct StateConfig in a caddy.UsagePool (State implements
-// caddy.Destructor) and hands it to each new Dispatcher. Two configured
-// accounts with the same SID and credentials share one limiter and breaker,
-// like they share Twilio's per-account concurrency limit.
-//
-// A State is safe for concurrent use. Entries are never removed: there is one
-// per configured account.
-type State struct {
-	cfg      StateConfig
-	mu       sync.RWMutex
-	accounts map[stateKey]*AccountState
-}
-
-type stateKey struct{ sid, user string }
-
-// AccountState is the shared state of one account.
-type AccountState struct {
-	Limiter *Limiter
-	Breaker *Breaker
-}
-
-// NewState applies the defaults of cfg and returns an empty State.
-func NewState(cfg StateConfig) *State {
+// withDefaults applies the documented defaults.
+func (cfg StateConfig) withDefaults() StateConfig {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 32
 	}
@@ -65,11 +42,64 @@ func NewState(cfg StateConfig) *State {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &State{cfg: cfg, accounts: make(map[stateKey]*AccountState)}
+	return cfg
+}
+
+// State holds the limiter and breaker of every account, keyed by the account's
+// stable identity: its SID and its API host (Account.APIURL). Credentials are
+// not part of the key, so rotating an auth token or API key keeps the state,
+// and two configured accounts with the same SID and host share one limiter and
+// breaker, like they share Twilio's per-account concurrency limit.
+//
+// A State is meant to outlive Caddy config reloads: the glue keeps one in a
+// caddy.UsagePool (State implements caddy.Destructor), hands it to each new
+// Dispatcher, and applies a changed StateConfig with Update, which keeps every
+// limiter's slots and waiters and every breaker's state.
+//
+// A State is safe for concurrent use. Entries are never removed: there is one
+// per configured account.
+type State struct {
+	mu       sync.RWMutex
+	cfg      StateConfig
+	accounts map[stateKey]*AccountState
+}
+
+type stateKey struct{ sid, api string }
+
+// AccountState is the shared state of one account.
+type AccountState struct {
+	Limiter *Limiter
+	Breaker *Breaker
+}
+
+// NewState applies the defaults of cfg and returns an empty State.
+func NewState(cfg StateConfig) *State {
+	return &State{cfg: cfg.withDefaults(), accounts: make(map[stateKey]*AccountState)}
 }
 
 // Config is the configuration with defaults applied.
-func (s *State) Config() StateConfig { return s.cfg }
+func (s *State) Config() StateConfig {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg
+}
+
+// Update applies the defaults of cfg and makes it the configuration of every
+// account, in place: Limiter.Update with MaxConcurrent and MaxQueue, and
+// Breaker.Update with BreakerFailures and BreakerCooldown. cfg.Now is ignored:
+// the breakers keep their clock. Accounts created later get cfg too. The last
+// Update wins: routes that share a State share its configuration.
+func (s *State) Update(cfg StateConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now
+	s.cfg = cfg.withDefaults()
+	s.cfg.Now = now
+	for _, st := range s.accounts {
+		st.Limiter.Update(s.cfg.MaxConcurrent, s.cfg.MaxQueue)
+		st.Breaker.Update(s.cfg.BreakerFailures, s.cfg.BreakerCooldown)
+	}
+}
 
 // For returns the state of a's account, creating it on first use.
 func (s *State) For(a *Account) *AccountState {
