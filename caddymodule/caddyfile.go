@@ -39,6 +39,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    dial_timeout          <duration>
 //	    default_region        <ISO region>
 //	    lenient_numbers
+//	    assume_numbers        international | national
 //	    option                <name> <value>
 //	    template              <key> <text>
 //	    field                 <name> <source> [<source>...]
@@ -49,17 +50,20 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    subaccount            <+prefix> { name, account_sid, auth_token | api_key, from | messaging_service_sid | sender..., api_url, studio_url, edge, region }
 //	    fallback              <name> { account_sid, auth_token | api_key, from | messaging_service_sid | sender..., api_url, studio_url, edge, region }
 //	    fallback_codes        <code>...
-//	    no_fallback_on_5xx
+//	    fallback_on_5xx       # opt-in: a 5xx may come after Twilio created the message
 //	    retries               <n>
 //	    max_concurrent        <n>
 //	    max_queue             <n>
 //	    breaker               <failures> <cooldown>
 //	    dedup_window          <duration>
 //	    no_dedup
-//	    caller_auth           header <Name> <value> | basic <user> <password>
+//	    caller_auth           header <Name> <value> | basic <user> <password>  [name <identity>]
 //	    allow_countries       <CC>...
 //	    deny_countries        <CC>...
-//	    rate_limit            destination|caller <events> <window>
+//	    allow_number_types    premium_rate | shared_cost | uan | personal_number | non_geographic ...
+//	    rate_limit            destination|caller <events> <window> | off
+//	    time_limit            <duration>      # calls; default 120s
+//	    allow_caller_status_callback
 //	}
 //
 // A setting given twice is an error, as are unknown subdirectives.
@@ -105,7 +109,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if t.Credentials == "" {
 				t.Credentials = CredentialsAPIKey
 			}
-		case "timeout", "dial_timeout":
+		case "timeout", "dial_timeout", "time_limit":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -120,19 +124,14 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if dur <= 0 {
 				return d.Errf("%s must be positive", name)
 			}
-			if name == "timeout" {
+			switch name {
+			case "timeout":
 				t.Timeout = caddy.Duration(dur)
-			} else {
+			case "time_limit":
+				t.TimeLimit = caddy.Duration(dur)
+			default:
 				t.DialTimeout = caddy.Duration(dur)
 			}
-		case "lenient_numbers":
-			if err := once(name); err != nil {
-				return err
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			t.LenientNumbers = true
 		case "option", "template":
 			var key, val string
 			if !d.AllArgs(&key, &val) {
@@ -232,17 +231,40 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				t.FallbackCodes = append(t.FallbackCodes, code)
 			}
-		case "no_fallback_on_5xx", "no_dedup":
+		case "fallback_on_5xx", "no_dedup", "allow_caller_status_callback", "lenient_numbers":
 			if err := once(name); err != nil {
 				return err
 			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			if name == "no_dedup" {
+			switch name {
+			case "no_dedup":
 				t.DisableDedup = true
-			} else {
-				t.NoFallbackOn5xx = true
+			case "fallback_on_5xx":
+				t.FallbackOn5xx = true
+			case "lenient_numbers":
+				t.LenientNumbers = true
+			default:
+				t.AllowCallerStatusCallback = true
+			}
+		case "assume_numbers":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&t.AssumeNumbers) {
+				return d.ArgErr()
+			}
+			if t.AssumeNumbers != "international" && t.AssumeNumbers != "national" {
+				return d.Errf("assume_numbers must be international or national, not %q", t.AssumeNumbers)
+			}
+		case "allow_number_types":
+			if err := once(name); err != nil {
+				return err
+			}
+			t.AllowNumberTypes = d.RemainingArgs()
+			if len(t.AllowNumberTypes) == 0 {
+				return d.ArgErr()
 			}
 		case "retries", "max_concurrent", "max_queue":
 			if err := once(name); err != nil {
@@ -299,14 +321,18 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			t.DedupWindow = caddy.Duration(dur)
 		case "caller_auth":
 			args := d.RemainingArgs()
+			var id string
+			if n := len(args); n == 5 && args[3] == "name" {
+				id, args = args[4], args[:3]
+			}
 			if len(args) != 3 {
 				return d.ArgErr()
 			}
 			switch args[0] {
 			case "header":
-				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "header", Header: args[1], Value: args[2]})
+				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "header", Header: args[1], Value: args[2], Name: id})
 			case "basic":
-				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "basic", Username: args[1], Password: args[2]})
+				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "basic", Username: args[1], Password: args[2], Name: id})
 			default:
 				return d.Errf("caller_auth: type must be header or basic, not %q", args[0])
 			}
@@ -324,21 +350,29 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				t.DenyCountries = args
 			}
 		case "rate_limit":
-			var key, events, window string
-			if !d.AllArgs(&key, &events, &window) {
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
 				return d.ArgErr()
 			}
+			key := args[0]
 			if err := once("rate_limit " + key); err != nil {
 				return err
 			}
 			if key != "destination" && key != "caller" {
 				return d.Errf("rate_limit: key must be destination or caller, not %q", key)
 			}
-			n, err := strconv.Atoi(events)
+			if len(args) == 2 {
+				if args[1] != "off" {
+					return d.Errf("rate_limit %s: want <events> <window>, or off", key)
+				}
+				t.RateLimits = append(t.RateLimits, RateLimitConfig{Key: key, Off: true})
+				continue
+			}
+			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 1 {
 				return d.Errf("rate_limit: events must be a positive integer")
 			}
-			dur, err := caddy.ParseDuration(window)
+			dur, err := caddy.ParseDuration(args[2])
 			if err != nil || dur <= 0 {
 				return d.Errf("rate_limit: window must be a positive duration")
 			}

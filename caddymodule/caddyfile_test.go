@@ -168,14 +168,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					account_sid ` + cfSub + `
 				}
 				fallback_codes 21606 21611
-				no_fallback_on_5xx
+				fallback_on_5xx
 			}`,
 			want: Handler{
 				Fallback: []AccountConfig{
 					{Name: "backup", AccountSID: cfBack, AuthToken: "back-token"},
 					{Name: "renamed", AccountSID: cfSub},
 				},
-				FallbackCodes: []int{21606, 21611}, NoFallbackOn5xx: true,
+				FallbackCodes: []int{21606, 21611}, FallbackOn5xx: true,
 			},
 		},
 		{
@@ -330,8 +330,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"fallback_codes not a number", block("fallback_codes 21606 queue-full"), `fallback_codes: "queue-full" is not a Twilio error code`},
 		{"fallback_codes too short", block("fallback_codes 429"), `fallback_codes: "429" is not a Twilio error code`},
 		{"fallback_codes too long", block("fallback_codes 100000"), `fallback_codes: "100000" is not a Twilio error code`},
-		{"no_fallback_on_5xx with argument", block("no_fallback_on_5xx true"), argErr},
-		{"no_fallback_on_5xx twice", block("no_fallback_on_5xx", "no_fallback_on_5xx"), "no_fallback_on_5xx is set twice"},
+		{"fallback_on_5xx with argument", block("fallback_on_5xx true"), argErr},
+		{"fallback_on_5xx twice", block("fallback_on_5xx", "fallback_on_5xx"), "fallback_on_5xx is set twice"},
 		{"no_dedup twice", block("no_dedup", "no_dedup"), "no_dedup is set twice"},
 		{"retries without value", block("retries"), argErr},
 		{"retries twice", block("retries 1", "retries 2"), "retries is set twice"},
@@ -355,7 +355,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"allow_countries without countries", block("allow_countries"), argErr},
 		{"allow_countries twice", block("allow_countries US", "allow_countries GB"), "allow_countries is set twice"},
 		{"deny_countries twice", block("deny_countries KP", "deny_countries IR"), "deny_countries is set twice"},
-		{"rate_limit with two arguments", block("rate_limit destination 3"), argErr},
+		{"rate_limit with two arguments", block("rate_limit destination 3"), "want <events> <window>, or off"},
 		{"rate_limit key twice", block("rate_limit caller 3 1m", "rate_limit caller 5 1m"), "rate_limit caller is set twice"},
 		{"rate_limit unknown key", block("rate_limit ip 3 1m"), `rate_limit: key must be destination or caller, not "ip"`},
 		{"rate_limit events zero", block("rate_limit destination 0 1m"), "rate_limit: events must be a positive integer"},

@@ -307,6 +307,7 @@ func TestDialectPingOne(t *testing.T) {
 			credentials passthrough
 			api_url     {sim}
 			no_dedup
+			rate_limit  destination off
 		}
 	}
 	route /pingone/studio {
@@ -317,6 +318,7 @@ func TestDialectPingOne(t *testing.T) {
 			api_url         {sim}
 			studio_url      {sim}
 			no_dedup
+			rate_limit      destination off
 		}
 	}
 	route /pingone/voice {
@@ -326,6 +328,7 @@ func TestDialectPingOne(t *testing.T) {
 			channel     voice
 			api_url     {sim}
 			no_dedup
+			rate_limit  destination off
 		}
 	}
 }`)
@@ -368,12 +371,12 @@ func TestDialectPingOne(t *testing.T) {
 			req:    formReq("/pingone/voice", "From", sender, "To", dest, "Parameters", `Your code is <Say>0</Say> <Pause length="1"/><Say>4</Say> <Pause length="1"/> & bye`),
 			status: 200, ctype: js, body: accepted("queued", "calls"),
 			twilio: []twilioCall{{api: "calls", path: dialectCalls(sid), authUser: sid, form: twForm("To", dest, "From", sender,
-				"Twiml", `<Response><Say>Your code is</Say><Say>0</Say><Pause length="1"></Pause><Say>4</Say><Pause length="1"></Pause><Say>&amp; bye</Say></Response>`)}}},
+				"Twiml", `<Response><Say>Your code is</Say><Say>0</Say><Pause length="1"></Pause><Say>4</Say><Pause length="1"></Pause><Say>&amp; bye</Say></Response>`, "TimeLimit", "120")}}},
 		{name: "voice with plain text is escaped",
 			req:    formReq("/pingone/voice", "From", sender, "To", dest, "message", `Code 1 2 3 for "Ann" & co`),
 			status: 200, ctype: js, body: accepted("queued", "calls"),
 			twilio: []twilioCall{{api: "calls", path: dialectCalls(sid), authUser: sid, form: twForm("To", dest, "From", sender,
-				"Twiml", `<Response><Say>Code 1 2 3 for &#34;Ann&#34; &amp; co</Say></Response>`)}}},
+				"Twiml", `<Response><Say>Code 1 2 3 for &#34;Ann&#34; &amp; co</Say></Response>`, "TimeLimit", "120")}}},
 		{name: "Twilio cannot reach the number",
 			req:    formReq("/pingone/sms", "From", sender, "to", "+15005550002", "Parameter", msg),
 			status: 400, ctype: js,
@@ -414,6 +417,7 @@ func TestDialectNetIQ(t *testing.T) {
 			credentials passthrough
 			api_url     {sim}
 			no_dedup
+			rate_limit  destination off
 		}
 	}
 	route /netiq/copilot {
@@ -432,6 +436,7 @@ func TestDialectNetIQ(t *testing.T) {
 			from        91\9876543210
 			api_url     {sim}
 			no_dedup
+			rate_limit  destination off
 		}
 	}
 }`)
@@ -572,6 +577,7 @@ func TestDialectTwilio(t *testing.T) {
 			credentials passthrough
 			api_url     {sim}
 			no_dedup
+			rate_limit  destination off
 		}
 	}
 }`)
@@ -621,10 +627,17 @@ func TestDialectTwilio(t *testing.T) {
 			status: 400, ctype: js, body: fixed(twilioErr(21602, 400, "Message body is required.")),
 			twilio: msgCall("To", dest, "From", sender)},
 		{name: "Calls.json with TwiML",
-			req:    formReq(base+"/Calls.json", "To", dest, "From", sender, "Twiml", `<Response><Say voice="alice" loop="0">Your code is 1 2 3</Say><Pause length="2"/></Response>`),
+			req:    formReq(base+"/Calls.json", "To", dest, "From", sender, "Twiml", `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"/></Response>`),
 			status: 201, ctype: js, check: twilioCallJSON(sid, dest, sender),
 			twilio: []twilioCall{{api: "calls", path: dialectCalls(sid), authUser: sid, form: twForm("To", dest, "From", sender,
-				"Twiml", `<Response><Say voice="alice">Your code is 1 2 3</Say><Pause length="2"></Pause></Response>`)}}},
+				"Twiml", `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"></Pause></Response>`, "TimeLimit", "120")}}},
+		{name: "a Say that loops forever is refused",
+			req:    formReq(base+"/Calls.json", "To", dest, "From", sender, "Twiml", `<Response><Say loop="0">Your code is 1 2 3</Say></Response>`),
+			status: 400, ctype: js, check: func(t *testing.T, body string, _ []simulator.Record) {
+				if !strings.Contains(body, `"code":12100`) || !strings.Contains(body, "call_twiml") || !strings.Contains(body, "loop") {
+					t.Errorf("answer %s does not refuse the loop naming the field", body)
+				}
+			}},
 		{name: "invalid To answered like Twilio",
 			req:    formReq(base+"/Messages.json", "To", "not a number", "From", sender, "Body", msg),
 			status: 400, ctype: js, body: fixed(twilioErr(21211, 400, "The 'To' number is not a valid phone number."))},

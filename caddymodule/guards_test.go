@@ -121,8 +121,8 @@ func wantRateLimited(t testing.TB, sim *testSim, before int, a answer, window ti
 
 func TestRateLimitDestination(t *testing.T) {
 	t.Parallel()
-	main := acct()
-	sim := newTestSim(t, main)
+	main, other := acct(), acct()
+	sim := newTestSim(t, main, other)
 	hd := mustProvision(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL, "rate_limit destination 2 1m"))
 	to := newNumber(t, "GB")
 	for range 2 {
@@ -131,8 +131,9 @@ func TestRateLimitDestination(t *testing.T) {
 	before := len(sim.records(""))
 	wantRateLimited(t, sim, before, serveRequest(t, hd, formRequest(sms(to, newMessage()))), time.Minute)
 	// The same number written another way is the same destination.
+	// (Another account: limits are kept per sending account, shared by its routes.)
 	national := url.Values{"to": {"07" + to[4:]}, "message": {newMessage()}}
-	h2 := mustProvision(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL, "rate_limit destination 1 1m", "default_region GB"))
+	h2 := mustProvision(t, routeBlock(t, stored(other), "from +15005550006", "api_url "+sim.URL, "rate_limit destination 1 1m", "default_region GB"))
 	wantOK(t, serveRequest(t, h2, formRequest(national)))
 	before = len(sim.records(""))
 	wantRateLimited(t, sim, before, serveRequest(t, h2, formRequest(sms(to, newMessage()))), time.Minute)
@@ -164,13 +165,40 @@ func TestRateLimitCaller(t *testing.T) {
 	wantRateLimited(t, sim, before, serveRequest(t, hd, from("192.0.2.10:4000", "")), 10*time.Minute)
 	wantOK(t, serveRequest(t, hd, from("192.0.2.11:4000", "")))
 
-	// A Basic user name is the caller, wherever it comes from.
+	// A Basic user name is not a verified identity: a fresh one per request
+	// does not buy a fresh bucket, and one caller spraying names cannot take
+	// the budget of another address.
+	noteSecret("sprayed")
 	for i := range 2 {
-		wantOK(t, serveRequest(t, hd, from(fmt.Sprintf("198.51.100.%d:4000", i), "idp-a")))
+		wantOK(t, serveRequest(t, hd, from("198.51.100.7:4000", fmt.Sprintf("sprayed-%d", i))))
 	}
 	before = len(sim.records(""))
-	wantRateLimited(t, sim, before, serveRequest(t, hd, from("198.51.100.9:4000", "idp-a")), 10*time.Minute)
-	wantOK(t, serveRequest(t, hd, from("198.51.100.9:4000", "idp-b")))
+	wantRateLimited(t, sim, before, serveRequest(t, hd, from("198.51.100.7:4000", "sprayed-new")), 10*time.Minute)
+	wantOK(t, serveRequest(t, hd, from("198.51.100.8:4000", "")))
+}
+
+// TestRateLimitCallerVerified: with caller_auth, the caller is the credential
+// that matched (its name), whatever address it comes from.
+func TestRateLimitCallerVerified(t *testing.T) {
+	t.Parallel()
+	main := acct()
+	sim := newTestSim(t, main)
+	keyA, keyB := newToken(), newToken()
+	noteSecret(keyA, keyB)
+	hd := mustProvision(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL, "rate_limit caller 2 10m",
+		"caller_auth header X-Api-Key "+keyA+" name idp-a", "caller_auth header X-Api-Key "+keyB))
+	from := func(remote, key string) *http.Request {
+		r := formRequest(sms(newNumber(t, "US"), newMessage()))
+		r.RemoteAddr = remote
+		r.Header.Set("X-Api-Key", key)
+		return r
+	}
+	for i := range 2 {
+		wantOK(t, serveRequest(t, hd, from(fmt.Sprintf("198.51.100.%d:4000", i), keyA)))
+	}
+	before := len(sim.records(""))
+	wantRateLimited(t, sim, before, serveRequest(t, hd, from("198.51.100.9:4000", keyA)), 10*time.Minute)
+	wantOK(t, serveRequest(t, hd, from("198.51.100.9:4000", keyB)))
 }
 
 func TestDedup(t *testing.T) {
@@ -218,14 +246,32 @@ func TestDedup(t *testing.T) {
 		}
 	})
 
-	t.Run("nothing sent: a retry sends", func(t *testing.T) {
+	t.Run("a 500 may have been sent: a re-post is not sent again", func(t *testing.T) {
 		t.Parallel()
 		sim, main, hd := setup(t)
 		sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault5xx, Count: 1})
 		form := sms(newNumber(t, "US"), newMessage())
 		first := serveRequest(t, hd, formRequest(form))
-		if first.Status != http.StatusBadGateway || first.Reply.code() != 20500 {
-			t.Fatalf("first answer %v, want 502 carrying 20500", first)
+		if first.Reply.outcome() != "unknown" {
+			t.Fatalf("first answer %v, want outcome unknown", first)
+		}
+		again := serveRequest(t, hd, formRequest(form))
+		if again.Reply.outcome() != "unknown" || again.Vars["outcome"] != "unknown" {
+			t.Errorf("re-post answered %v, want the cached unknown", again)
+		}
+		if n := len(sim.records("")); n != 1 {
+			t.Errorf("%d requests reached Twilio, want 1", n)
+		}
+	})
+
+	t.Run("nothing sent: a retry sends", func(t *testing.T) {
+		t.Parallel()
+		sim, main, hd := setup(t)
+		sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault503, Count: 1})
+		form := sms(newNumber(t, "US"), newMessage())
+		first := serveRequest(t, hd, formRequest(form))
+		if first.Status != http.StatusBadGateway || first.Reply.code() != 20503 {
+			t.Fatalf("first answer %v, want 502 carrying 20503", first)
 		}
 		wantOK(t, serveRequest(t, hd, formRequest(form)))
 		if n, acc := len(sim.records("")), sim.accepted(); n != 2 || acc != 1 {
@@ -378,7 +424,7 @@ func TestReloadKeepsState(t *testing.T) {
 	n1, m1 := newNumber(t, "US"), newMessage()
 	sent := serveRequest(t, h1, formRequest(sms(n1, m1)))
 	wantOK(t, sent)
-	sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault5xx, Count: 1})
+	sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault503, Count: 1})
 	if a := serveRequest(t, h1, formRequest(sms(newNumber(t, "US"), newMessage()))); a.Status != http.StatusBadGateway {
 		t.Fatalf("tripping the breaker: %v, want 502", a)
 	}
@@ -402,15 +448,21 @@ func TestReloadKeepsState(t *testing.T) {
 	wantRefused(t, sim, records, serveRequest(t, h2, formRequest(sms(newNumber(t, "US"), newMessage()))),
 		http.StatusServiceUnavailable, "unavailable", 20503)
 
-	// A changed breaker setting is a new state: the account is tried again.
-	h3 := mustProvision(t, strings.Replace(block, "breaker 1 1m", "breaker 2 1m", 1))
+	// A changed breaker or limit setting is applied in place: the open breaker
+	// stays open and the spent destination stays spent (caddy-ratelimit's
+	// stable keys), so a config tweak hands nobody a fresh start.
+	tweaked := strings.Replace(strings.Replace(block, "breaker 1 1m", "breaker 2 1m", 1), "rate_limit destination 1 1m", "rate_limit destination 1 2m", 1)
+	h3 := mustProvision(t, tweaked)
 	if h3.mapping != h2.mapping {
 		t.Error("the mapping was compiled again although its settings did not change")
 	}
-	if h3.dispatcher.State == h2.dispatcher.State {
-		t.Error("a changed breaker setting kept the old state")
+	if h3.dispatcher.State != h2.dispatcher.State || h3.guards.byDestination != h2.guards.byDestination {
+		t.Error("a changed breaker or limit setting replaced the live state instead of updating it")
 	}
-	wantOK(t, serveRequest(t, h3, formRequest(sms(newNumber(t, "US"), newMessage()))))
+	records = len(sim.records(""))
+	wantRefused(t, sim, records, serveRequest(t, h3, formRequest(sms(newNumber(t, "US"), newMessage()))),
+		http.StatusServiceUnavailable, "unavailable", 20503)
+	wantRateLimited(t, sim, records, serveRequest(t, h3, formRequest(sms(n1, newMessage()))), 2*time.Minute)
 
 	// A changed mapping setting compiles the mapping again.
 	h4 := mustProvision(t, strings.Replace(block, "retries 0", "retries 0\n\tdefault_region GB", 1))
@@ -446,7 +498,7 @@ http://localhost:9080 {
 }`, extra, main.SID, main.AuthToken, sim.URL, breaker)
 	}
 	tester := startCaddy(t, config("", "1 1m"))
-	sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault5xx, Count: 1})
+	sim.SetFault(main.SID, simulator.Fault{Mode: simulator.Fault503, Count: 1})
 	if a := postForm(t, tester, "/sms", sms(newNumber(t, "US"), newMessage())); a.Status != http.StatusBadGateway {
 		t.Fatalf("tripping the breaker: %v, want 502", a)
 	}
@@ -459,8 +511,11 @@ http://localhost:9080 {
 	a := postForm(t, tester, "/sms", sms(newNumber(t, "US"), newMessage()))
 	wantRefused(t, sim, records, a, http.StatusServiceUnavailable, "unavailable", 20503)
 
+	// A changed breaker setting is applied in place: still open.
 	tester = startCaddy(t, config("respond /health 200", "2 1m"))
-	wantOK(t, postForm(t, tester, "/sms", sms(newNumber(t, "US"), newMessage())))
+	records = len(sim.records(""))
+	wantRefused(t, sim, records, postForm(t, tester, "/sms", sms(newNumber(t, "US"), newMessage())),
+		http.StatusServiceUnavailable, "unavailable", 20503)
 }
 
 // TestGuardsThroughCaddy: caller_auth, countries and the caller rate limit

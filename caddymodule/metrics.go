@@ -18,7 +18,9 @@ import (
 //	twilio_sms_fallbacks_total{from,to}                                counter
 //	twilio_sms_breaker_state{account,state}                            gauge, 1 for the current state
 //	twilio_sms_duplicates_suppressed_total{route}                      counter
-//	twilio_sms_rate_limited_total{route,kind}                          counter
+//	twilio_sms_rate_limited_total{route,kind}                          counter, kind destination or caller
+//	twilio_sms_blocked_total{route,kind}                               counter, kind country or a number type
+//	twilio_sms_dedup_full_total{route}                                 counter
 //	twilio_sms_upstream_in_flight{account}                             gauge
 //	twilio_sms_upstream_queue_waiting{account}                         gauge
 //
@@ -38,6 +40,8 @@ type metrics struct {
 	breakerState *prometheus.GaugeVec
 	duplicates   *prometheus.CounterVec
 	rateLimits   *prometheus.CounterVec
+	blockedDest  *prometheus.CounterVec
+	dedupFulls   *prometheus.CounterVec
 	inFlight     *prometheus.GaugeVec
 	waiting      *prometheus.GaugeVec
 }
@@ -90,8 +94,16 @@ func newMetrics() *metrics {
 		}, []string{"route"}),
 		rateLimits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "rate_limited_total",
-			Help: "Requests refused by the adapter's own limits, by route and kind (destination, caller, country).",
+			Help: "Requests refused by the adapter's own rate limits, by route and kind (destination, caller).",
 		}, []string{"route", "kind"}),
+		blockedDest: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "blocked_total",
+			Help: "Requests refused for their destination, by route and kind (country, or a number type such as premium_rate).",
+		}, []string{"route", "kind"}),
+		dedupFulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "dedup_full_total",
+			Help: "Requests refused with 503 because the duplicate-suppression cache was full, by route.",
+		}, []string{"route"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "upstream_in_flight",
 			Help: "Calls to Twilio in progress, by account label.",
@@ -105,7 +117,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.fallbacks,
-		m.breakerState, m.duplicates, m.rateLimits, m.inFlight, m.waiting}
+		m.breakerState, m.duplicates, m.rateLimits, m.blockedDest, m.dedupFulls, m.inFlight, m.waiting}
 }
 
 // provisionMetrics returns the process-wide collectors, registered into this
@@ -215,4 +227,20 @@ func statusClass(status int) string {
 		return "5xx"
 	}
 	return "none"
+}
+
+// blocked counts a request refused for its destination (country or number type).
+func (m *metrics) blocked(route, kind string) {
+	if m == nil {
+		return
+	}
+	m.blockedDest.WithLabelValues(route, kind).Inc()
+}
+
+// dedupFull counts a request refused because the dedup cache was full.
+func (m *metrics) dedupFull(route string) {
+	if m == nil {
+		return
+	}
+	m.dedupFulls.WithLabelValues(route).Inc()
 }

@@ -93,6 +93,12 @@ type Handler struct {
 	// LenientNumbers accepts numbers that have a possible length for their
 	// country but are not known to be assigned.
 	LenientNumbers bool `json:"lenient_numbers,omitempty"`
+	// AssumeNumbers says how the product writes numbers that carry no "+":
+	// "international" (country code first, as Supabase and PingOne's
+	// NUMBER_ONLY send them) or "national" (in default_region). Unset, a
+	// number that reads as two different valid numbers is refused rather
+	// than guessed; a mapping's phone field may also say it.
+	AssumeNumbers string `json:"assume_numbers,omitempty"`
 
 	// Options override the mapping's declared options (e.g. success_marker).
 	Options map[string]string `json:"options,omitempty"`
@@ -124,8 +130,12 @@ type Handler struct {
 	// FallbackCodes are Twilio error codes that also allow the next account,
 	// e.g. 21606 (From not valid for this account) or 21611 (From queue full).
 	FallbackCodes []int `json:"fallback_codes,omitempty"`
-	// NoFallbackOn5xx treats a 5xx from Twilio as final instead of falling back.
-	NoFallbackOn5xx bool `json:"no_fallback_on_5xx,omitempty"`
+	// FallbackOn5xx lets a 5xx from Twilio (other than its own 503/20503
+	// "not processed") go down the fallback chain. Off by default: a 5xx may
+	// come after Twilio created the message (an edge 502 or 504 proves
+	// nothing), so falling back can deliver the code twice. Turn it on only
+	// where a second code is better than none.
+	FallbackOn5xx bool `json:"fallback_on_5xx,omitempty"`
 
 	// Retries is the number of extra attempts on the same account, only for
 	// 429/20429 and connections that were never made. Default 2; 0 disables.
@@ -142,9 +152,13 @@ type Handler struct {
 	// one probe. Defaults 5 and 30s.
 	BreakerFailures int            `json:"breaker_failures,omitempty"`
 	BreakerCooldown caddy.Duration `json:"breaker_cooldown,omitempty"`
-	// DedupWindow: a repeat of the same destination and text within this window
-	// gets the first answer again instead of a second SMS. Default 2m; keys are
-	// HMAC digests, never the code in clear. Per Caddy instance.
+	// DedupWindow: a repeat of the same destination and text through the same
+	// account within this window gets the first answer again instead of a
+	// second SMS. Default 2m; keys are HMAC digests, never the code in clear.
+	// Per Caddy instance; kept across reloads, and a changed window applies
+	// to what is already remembered. An entry is never forgotten before its
+	// window ends: at the cap (100,000 entries) new sends are refused with
+	// 503 and Retry-After rather than sent unprotected.
 	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
 	// DisableDedup turns duplicate suppression off.
 	DisableDedup bool `json:"disable_dedup,omitempty"`
@@ -158,9 +172,24 @@ type Handler struct {
 	// Twilio call, like Twilio's geo permissions. Allow, when set, is exclusive.
 	AllowCountries []string `json:"allow_countries,omitempty"`
 	DenyCountries  []string `json:"deny_countries,omitempty"`
-	// RateLimits cap sends per destination number and per caller. State is per
-	// Caddy instance (not shared across a cluster).
+	// AllowNumberTypes opens number types that are refused by default because
+	// they carry toll fraud: premium_rate, shared_cost, uan, personal_number
+	// and non_geographic (+800, +808, +870, +878, +881, +882, +883, +888,
+	// +979). Refusals answer with Twilio's 21408 meaning.
+	AllowNumberTypes []string `json:"allow_number_types,omitempty"`
+	// RateLimits cap sends per destination number and per verified caller.
+	// Without a destination entry, a default of 5 per 10 minutes per
+	// destination applies (`rate_limit destination off` removes it). Only
+	// sends count. State is per Caddy instance (not shared across a cluster)
+	// and kept across reloads.
 	RateLimits []RateLimitConfig `json:"rate_limits,omitempty"`
+	// TimeLimit caps every call's duration (Twilio's TimeLimit parameter),
+	// so a call to an expensive number cannot be held open. Default 120s.
+	TimeLimit caddy.Duration `json:"time_limit,omitempty"`
+	// AllowCallerStatusCallback forwards a caller's StatusCallback URL on a
+	// route with stored credentials. Off by default: the URL would receive
+	// the operator's delivery data. Passthrough routes always forward it.
+	AllowCallerStatusCallback bool `json:"allow_caller_status_callback,omitempty"`
 
 	mapping    *mapping.Mapping
 	client     *twilio.Client
@@ -169,9 +198,10 @@ type Handler struct {
 	router     *dispatch.Router
 	dispatcher *dispatch.Dispatcher
 	guards     guards
-	dedupScope string
 	poolKeys   []string
 	metrics    *metrics
+	// releaseWindow unregisters this route's dedup window from the shared cache.
+	releaseWindow func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -201,6 +231,7 @@ const (
 // guards. Everything a request needs is ready afterwards.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.warnLiteralSecrets()
 	if err := h.resolveSecrets(); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
@@ -222,12 +253,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.DedupWindow == 0 {
 		h.DedupWindow = caddy.Duration(2 * time.Minute)
 	}
+	if h.TimeLimit == 0 {
+		h.TimeLimit = caddy.Duration(120 * time.Second)
+	}
 	if err := h.checkSettings(); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
 
-	norm := phone.Normalizer{DefaultRegion: h.DefaultRegion, Lenient: h.LenientNumbers}
-	m, key, err := loadMapping(h.Mapping, mapping.Config{Options: h.Options, Templates: h.Templates, Fields: h.Fields, Phone: norm}, h.DefaultRegion, h.LenientNumbers)
+	norm := phone.Normalizer{DefaultRegion: h.DefaultRegion, Lenient: h.LenientNumbers, Assume: h.AssumeNumbers}
+	phoneFor := func(assume string) mapping.PhoneNormalizer {
+		n := norm
+		n.Assume = assume
+		return n
+	}
+	m, key, err := loadMapping(h.Mapping, mapping.Config{Options: h.Options, Templates: h.Templates, Fields: h.Fields,
+		Phone: norm, PhoneFor: phoneFor, Assume: h.AssumeNumbers}, h.DefaultRegion, h.LenientNumbers)
 	if err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
@@ -257,7 +297,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxConcurrent: h.MaxConcurrent, MaxQueue: queueSize(h.MaxQueue),
 		BreakerFailures: h.BreakerFailures, BreakerCooldown: time.Duration(h.BreakerCooldown),
 	}
-	state, stateKey, err := loadState(stateCfg)
+	state, stateKey, err := loadState(h.limitScope(), stateCfg)
 	if err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
@@ -267,22 +307,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		policy.Retries = *h.Retries
 	}
 	policy.FallbackCodes = h.FallbackCodes
-	policy.FallbackOn5xx = !h.NoFallbackOn5xx
+	policy.FallbackOn5xx = h.FallbackOn5xx
 	h.client = twilio.NewClient(twilio.ClientOptions{DialTimeout: time.Duration(h.DialTimeout)})
 	// KeepReplyBody: the Twilio-compatible dialect relays Twilio's own reply;
 	// it is stripped before anything is cached and never logged.
 	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state, KeepReplyBody: true}
 
-	// Duplicates are recognised within one route's sending identity, not its
-	// name, so a reload that only renames the route keeps what was sent.
-	h.dedupScope = poolKey("scope", h.Mapping, h.Credentials, h.AccountSID, h.APIKeySID, h.From, h.MessagingServiceSID,
-		h.Senders, h.StudioFlowSID, h.Channel, h.APIURL, h.Edge, h.Region, h.Subaccounts, h.Fallback)
 	if err := h.buildGuards(); err != nil {
 		return fmt.Errorf("twilio_sms: %w", err)
 	}
 	if h.metrics, err = provisionMetrics(ctx); err != nil {
 		return fmt.Errorf("twilio_sms: metrics: %w", err)
 	}
+	h.warnGracePeriod(ctx)
 	if h.Credentials != CredentialsPassthrough && len(h.CallerAuth) == 0 {
 		h.logger.Info("twilio_sms route has no caller_auth: make sure basic_auth, mTLS or a remote_ip matcher protects it (an open route is a free SMS cannon)",
 			zap.String("route", h.Name))
@@ -373,6 +410,15 @@ func (h *Handler) checkSettings() error {
 	if h.Timeout < 0 || h.DialTimeout < 0 {
 		return errors.New("timeout and dial_timeout must be positive")
 	}
+	if h.AssumeNumbers != "" && !phone.ValidAssume(h.AssumeNumbers) {
+		return fmt.Errorf("assume_numbers must be international or national, not %q", h.AssumeNumbers)
+	}
+	if h.AssumeNumbers == phone.AssumeNational && h.DefaultRegion == "" {
+		return errors.New("assume_numbers national needs default_region")
+	}
+	if h.TimeLimit < caddy.Duration(time.Second) || h.TimeLimit > caddy.Duration(4*time.Hour) {
+		return errors.New("time_limit must be between 1s and 4h")
+	}
 	if len(h.Subaccounts)+len(h.Fallback) > 0 && h.Credentials == CredentialsPassthrough {
 		return errors.New("credentials passthrough forwards the caller's credentials to one account: subaccount and fallback need stored credentials")
 	}
@@ -410,6 +456,10 @@ func upstreamBase(name, raw string) (string, error) {
 func (h *Handler) Cleanup() error {
 	if h.client != nil {
 		h.client.CloseIdleConnections()
+	}
+	if h.releaseWindow != nil {
+		h.releaseWindow()
+		h.releaseWindow = nil
 	}
 	for _, k := range h.poolKeys {
 		_, _ = pool.Delete(k)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -61,28 +60,44 @@ func loadMapping(ref string, cfg mapping.Config, region string, lenient bool) (*
 	return m, key, nil
 }
 
-func loadState(cfg dispatch.StateConfig) (*dispatch.State, string, error) {
-	key := poolKey("state", cfg.MaxConcurrent, cfg.MaxQueue, cfg.BreakerFailures, cfg.BreakerCooldown)
+// loadState keeps the limiters and breakers of the accounts a route sends
+// through, keyed by its main account (State itself keys each account by SID
+// and host), and applies changed caps and breaker settings in place: a reload
+// neither closes an open breaker nor empties a busy queue.
+func loadState(scope string, cfg dispatch.StateConfig) (*dispatch.State, string, error) {
+	key := poolKey("state", scope)
 	s, err := loadPooled(key, func() (*dispatch.State, error) { return dispatch.NewState(cfg), nil })
-	return s, key, err
+	if err != nil {
+		return nil, "", err
+	}
+	s.Update(cfg)
+	return s, key, nil
 }
 
-// loadDedup shares one cache per window across every route of the instance,
-// so renaming a route in a reload does not forget what was just sent. Entries
-// are keyed by account, API and the exact parameters.
-func loadDedup(window time.Duration) (*dedup.Cache, string, error) {
-	key := poolKey("dedup", window)
-	c, err := loadPooled(key, func() (*dedup.Cache, error) { return dedup.New(window, dedup.DefaultMaxEntries), nil })
+// loadDedup shares one cache across every route of the instance and across
+// reloads. Entries are keyed by the sending account, the API and the exact
+// parameters, and each route passes its own window, so neither a rename, a
+// changed window nor edits to fallbacks forget what was just sent.
+func loadDedup() (*dedup.Cache, string, error) {
+	key := "dedup"
+	c, err := loadPooled(key, func() (*dedup.Cache, error) { return dedup.New(dedup.DefaultMaxEntries), nil })
 	return c, key, err
 }
 
-func loadLimiter(route, kind string, rate float64, burst int) (*ratelimit.Limiter, string, error) {
-	key := poolKey("ratelimit", route, kind, rate, burst)
+// loadLimiter keeps one limiter per sending account and kind across reloads;
+// a reload that changes the rate or burst updates it in place, keeping every
+// bucket, so neither a config tweak nor a reload hands an attacker a fresh burst.
+func loadLimiter(scope, kind string, rate float64, burst int) (*ratelimit.Limiter, string, error) {
+	if rate <= 0 || burst < 1 {
+		return nil, "", fmt.Errorf("rate limit %s: rate and burst must be positive", kind)
+	}
+	key := poolKey("ratelimit", scope, kind)
 	l, err := loadPooled(key, func() (*ratelimit.Limiter, error) {
-		if rate <= 0 || burst < 1 {
-			return nil, fmt.Errorf("rate limit %s: rate and burst must be positive", kind)
-		}
 		return ratelimit.New(rate, burst, ratelimit.DefaultMaxKeys), nil
 	})
-	return l, key, err
+	if err != nil {
+		return nil, "", err
+	}
+	l.Update(rate, burst)
+	return l, key, nil
 }

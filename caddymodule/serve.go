@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -43,10 +44,18 @@ type prepared struct {
 }
 
 // ServeHTTP answers one legacy SMS request: check the caller, read, map, guard,
-// send, map back. It always writes the dialect's answer itself and returns an
-// error only when the mapping itself fails at run time (a bug, answered 500).
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+// send, map back. It always writes the answer itself and returns nil: an
+// error handed to Caddy would be logged with the request's URI and headers,
+// which carry codes, numbers and keys. A panic anywhere below is recovered
+// into the dialect's failure answer and one log line without request data.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) (err error) {
 	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			h.logger.Error("twilio_sms: internal error answered as a failure", zap.String("route", h.Name), zap.String("panic", panicKind(v)))
+			h.writeFailure(w, r)
+		}
+	}()
 	// The budget runs from arrival. A caller that hangs up does not cancel a send
 	// in flight: that would turn a message that is probably on its way into an
 	// unknown outcome, and its cached answer is what a re-post gets.
@@ -55,18 +64,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 
 	res := &mapping.Result{}
 	var p *prepared
-	var err error
-	if !h.callerAllowed(r) {
+	caller, ok := h.caller(r)
+	if !ok {
 		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeInvalid, "authorization", codeAuth
 		res.Reason, res.SuggestedStatus = `field "authorization" does not carry an accepted caller credential`, http.StatusUnauthorized
 	} else if p, err = h.prepare(r, http.NewResponseController(w), start.Add(time.Duration(h.Timeout))); err != nil {
 		var ie *mapping.InputError
 		if !errors.As(err, &ie) {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
+			h.logger.Error("twilio_sms: mapping failed at run time", zap.String("route", h.Name), zap.String("mapping", h.mapping.Name()))
+			h.writeFailure(w, r)
+			return nil
 		}
 		res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
 	} else {
-		h.deliver(ctx, r, p, res)
+		h.deliver(ctx, caller, p, res)
 	}
 	var v *mapping.Values
 	if p != nil {
@@ -76,7 +87,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	reply, err := h.mapping.Reply(v, res)
 	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
+		h.logger.Error("twilio_sms: reply mapping failed at run time", zap.String("route", h.Name), zap.String("mapping", h.mapping.Name()), zap.String("outcome", res.Outcome))
+		h.writeFailure(w, r)
+		return nil
 	}
 	h.metrics.request(h.Name, h.mapping.Name(), res.API, res.Outcome, res.ErrorCode)
 	h.setPlaceholders(r, res)
@@ -87,8 +100,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(reply.Body)))
 	w.WriteHeader(reply.Status)
-	_, err = w.Write(reply.Body)
-	return err
+	_, _ = w.Write(reply.Body) // a caller that went away is not Caddy's error to log
+	return nil
+}
+
+// writeFailure is the answer when the mapping itself cannot produce one (a
+// bug or a panic): the dialect's failure answer when it can still be built
+// from nothing of the request, else a bare 500. Nothing was sent, or the
+// outcome is unknown; either way the caller must not take it for success.
+func (h *Handler) writeFailure(w http.ResponseWriter, r *http.Request) {
+	body, status, ctype := []byte("internal error\n"), http.StatusInternalServerError, "text/plain; charset=utf-8"
+	func() {
+		defer func() { _ = recover() }()
+		res := &mapping.Result{Outcome: mapping.OutcomeUnknown, Reason: "the adapter failed to process the request"}
+		res.Suggest()
+		res.SuggestedStatus = http.StatusInternalServerError
+		if rep, err := h.mapping.Reply(h.mapping.NewValues(h.route, requestInfo(r)), res); err == nil {
+			body, status, ctype = rep.Body, rep.Status, rep.Header.Get("Content-Type")
+		}
+	}()
+	hdr := w.Header()
+	if ctype != "" {
+		hdr.Set("Content-Type", ctype)
+	}
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	defer func() { _ = recover() }() // headers already written by a panicking writer
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// panicKind names a recovered value's type only: its text may hold request data.
+func panicKind(v any) string {
+	switch v.(type) {
+	case error:
+		return "error"
+	case string:
+		return "string"
+	}
+	return "value"
 }
 
 // prepare reads the body within the mapping's cap, extracts and validates the
@@ -130,6 +179,9 @@ func (h *Handler) prepare(r *http.Request, rc *http.ResponseController, deadline
 		return p, err
 	}
 	p.to = p.params.Get("To")
+	if err := h.checkParams(p); err != nil {
+		return p, err
+	}
 	if h.Credentials == CredentialsPassthrough {
 		user, pass, ok := r.BasicAuth()
 		if !ok || user == "" || pass == "" {
@@ -140,14 +192,52 @@ func (h *Handler) prepare(r *http.Request, rc *http.ResponseController, deadline
 	return p, nil
 }
 
+// checkParams applies the route's rules on what a caller may ask Twilio for:
+// a status callback URL only where the caller owns the account or the route
+// allows it, and a call no longer than the route's time_limit.
+func (h *Handler) checkParams(p *prepared) error {
+	if p.params.Get("StatusCallback") != "" && h.Credentials != CredentialsPassthrough && !h.AllowCallerStatusCallback {
+		return &mapping.InputError{Field: "status_callback", Reason: "is not accepted on this route: a caller-chosen URL would receive the operator's delivery data (allow_caller_status_callback opens it)"}
+	}
+	if p.api != twilio.Calls {
+		return nil
+	}
+	limit := int(time.Duration(h.TimeLimit).Seconds())
+	if v := p.params.Get("TimeLimit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return &mapping.InputError{Field: "time_limit", Reason: "must be a whole number of seconds"}
+		}
+		if n > limit {
+			return &mapping.InputError{Field: "time_limit", Reason: "is longer than this route allows (" + strconv.Itoa(limit) + " s)"}
+		}
+		return nil
+	}
+	p.params.Set("TimeLimit", strconv.Itoa(limit))
+	return nil
+}
+
 // deliver applies the guards, then sends through the dispatcher (once per
-// dedup key) and fills res.
-func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res *mapping.Result) {
+// dedup key) and fills res. Refusals spend no rate-limit token; a send that
+// provably sent nothing gives its tokens back.
+func (h *Handler) deliver(ctx context.Context, caller string, p *prepared, res *mapping.Result) {
 	res.API = string(p.api)
-	if region := phone.Region(p.to); !h.guards.countryAllowed(region) {
+	region := phone.Region(p.to)
+	if !h.guards.countryAllowed(region) {
 		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeBlocked, "to", codeGeoBlocked
-		res.Reason = "sending to region " + region + " is not allowed on this route"
-		h.metrics.rateLimited(h.Name, "country")
+		if region == "" {
+			res.Reason = "the destination's country cannot be told, and this route allows only some countries"
+		} else {
+			res.Reason = "sending to region " + region + " is not allowed on this route"
+		}
+		h.metrics.blocked(h.Name, "country")
+		res.Suggest()
+		return
+	}
+	if kind, ok := h.guards.kindAllowed(p.to); !ok {
+		res.Outcome, res.Field, res.ErrorCode = mapping.OutcomeBlocked, "to", codeGeoBlocked
+		res.Reason = "sending to " + strings.ReplaceAll(kind, "_", " ") + " numbers is not allowed on this route (allow_number_types)"
+		h.metrics.blocked(h.Name, kind)
 		res.Suggest()
 		return
 	}
@@ -158,9 +248,11 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
 		return
 	}
+	ctx = dispatch.WithCaller(ctx, caller)
 	send := func() *mapping.Result {
 		out := &mapping.Result{API: res.API}
-		if kind, wait := h.guards.rateLimited(r, p.to); kind != "" {
+		taken, kind, wait := h.guards.take(caller, p.to)
+		if kind != "" {
 			out.Outcome, out.ErrorCode, out.RetryAfter = mapping.OutcomeRateLimited, codeRateLimited, retryAfterSeconds(wait)
 			out.Reason = "too many messages for this " + kind + "; try again later"
 			h.metrics.rateLimited(h.Name, kind)
@@ -169,21 +261,36 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		}
 		dr := h.dispatch(ctx, plan, p)
 		fillResult(out, dr)
+		if !sentOrMaybe(out) {
+			h.guards.refund(taken) // provably nothing sent: the limit is not spent
+		}
 		return out
 	}
 	if h.guards.dedup == nil {
 		*res = *send()
 		return
 	}
-	key := dedup.KeyOf(h.dedupScope, string(p.api), p.user, p.password, p.params.Encode())
+	key := h.dedupKey(p)
 	var first *mapping.Result
-	v, shared := h.guards.dedup.Do(ctx, key, func() any {
+	v, shared, err := h.guards.dedup.Do(ctx, key, time.Duration(h.DedupWindow), func() any {
 		first = send()
 		kept := *first
 		kept.TwilioBody = nil // it echoes the message text: never kept in the cache
 		return &kept
 	})
 	switch {
+	case errors.Is(err, dedup.ErrFull):
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, codeUnavailable
+		res.Reason = "too many messages are being remembered to suppress duplicates; nothing was sent, try again later"
+		var fe *dedup.FullError
+		if errors.As(err, &fe) {
+			res.RetryAfter = retryAfterSeconds(fe.RetryAfter)
+		} else {
+			res.RetryAfter = retryAfterSeconds(dedup.FullRetryAfter)
+		}
+		h.metrics.dedupFull(h.Name)
+		h.warnDedupFull()
+		res.Suggest()
 	case !shared:
 		*res = *first
 		if !sentOrMaybe(first) {
@@ -200,6 +307,31 @@ func (h *Handler) deliver(ctx context.Context, r *http.Request, p *prepared, res
 		h.metrics.duplicate(h.Name)
 	}
 }
+
+// dedupKey identifies one logical send: the API, the sending account (the
+// caller's own credentials in passthrough) and the exact parameters, which
+// hold the destination and the text. Nothing else of the route goes in, so a
+// reload that renames the route, rotates a token, edits a fallback or changes
+// the window keeps recognising what was just sent.
+func (h *Handler) dedupKey(p *prepared) dedup.Key {
+	if h.Credentials == CredentialsPassthrough {
+		return dedup.KeyOf("passthrough", string(p.api), p.user, p.password, p.params.Encode())
+	}
+	return dedup.KeyOf("account", string(p.api), h.AccountSID, h.StudioFlowSID, p.params.Encode())
+}
+
+// warnDedupFull logs at most one warning a minute while the dedup cache is full.
+func (h *Handler) warnDedupFull() {
+	now := time.Now().Unix()
+	last := dedupFullWarned.Load()
+	if now-last < 60 || !dedupFullWarned.CompareAndSwap(last, now) {
+		return
+	}
+	h.logger.Warn("twilio_sms: the duplicate-suppression cache is full; new sends are refused with 503 until entries expire",
+		zap.String("route", h.Name), zap.Int("max_entries", h.guards.dedup.Max()))
+}
+
+var dedupFullWarned atomic.Int64
 
 // requestInfo is the request metadata for answering a request whose body
 // could not be read.
@@ -352,6 +484,10 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 	case dr.MayHaveSent():
 		res.Outcome = mapping.OutcomeUnknown
 		res.Reason = "Twilio did not answer in time; the message may have been sent, so it was not sent again"
+		if out != nil {
+			res.HTTPStatus = out.HTTPStatus
+			res.Reason = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus) + ", which does not prove that nothing was sent; it was not sent again"
+		}
 	case out != nil:
 		res.Outcome = mapping.OutcomeRejected
 		res.HTTPStatus, res.ErrorCode, res.ErrorMessage, res.MoreInfo = out.HTTPStatus, out.ErrorCode, out.ErrorMessage, out.MoreInfo

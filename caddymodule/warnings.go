@@ -1,0 +1,95 @@
+package caddymodule
+
+import (
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// secretSettings lists the settings that hold a secret, by their config name,
+// with a pointer to each (the unresolved value, before placeholders are
+// replaced).
+func (h *Handler) secretSettings() map[string]*string {
+	m := map[string]*string{"auth_token": &h.AuthToken, "api_key_secret": &h.APIKeySecret}
+	for i := range h.Subaccounts {
+		a := &h.Subaccounts[i].AccountConfig
+		m["subaccount "+h.Subaccounts[i].Prefix+" auth_token"] = &a.AuthToken
+		m["subaccount "+h.Subaccounts[i].Prefix+" api_key_secret"] = &a.APIKeySecret
+	}
+	for i := range h.Fallback {
+		a := &h.Fallback[i]
+		m["fallback "+a.Name+" auth_token"] = &a.AuthToken
+		m["fallback "+a.Name+" api_key_secret"] = &a.APIKeySecret
+	}
+	for i := range h.CallerAuth {
+		c := &h.CallerAuth[i]
+		if c.Type == "basic" {
+			m["caller_auth basic "+c.Username+" password"] = &c.Password
+		} else {
+			m["caller_auth header "+c.Header+" value"] = &c.Value
+		}
+	}
+	return m
+}
+
+// isPlaceholder reports whether a setting is entirely one {env.*} or {file.*}
+// placeholder, whose value Caddy resolves at provisioning and never stores.
+func isPlaceholder(s string) bool {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") || strings.Count(s, "{") != 1 {
+		return false
+	}
+	return strings.HasPrefix(s, "{env.") || strings.HasPrefix(s, "{file.")
+}
+
+// literalSecrets names the secret settings written as literals.
+func (h *Handler) literalSecrets() []string {
+	var names []string
+	for name, p := range h.secretSettings() {
+		if *p != "" && !isPlaceholder(*p) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// warnLiteralSecrets warns, without the value, about every secret written
+// into the config itself: Caddy serves the config at the admin API's /config/
+// and saves it to autosave.json, so a literal there is readable by anyone who
+// reaches the admin endpoint or the disk. {env.*} and {file.*} are resolved at
+// provisioning and appear there only as the placeholder.
+func (h *Handler) warnLiteralSecrets() {
+	for _, name := range h.literalSecrets() {
+		h.logger.Warn("twilio_sms: a secret is written as a literal in the config; it is readable at the admin API's /config/ and in autosave.json: use {env.NAME} or {file.PATH}",
+			zap.String("route", h.Name), zap.String("setting", name))
+	}
+}
+
+// warnGracePeriod warns when the HTTP server's grace_period is shorter than
+// this route's budget: on a reload or stop, requests still being sent would
+// be cut off after Twilio took them, and their callers would never learn it.
+// (caddy twilio-sms check --config fails on the same condition.)
+func (h *Handler) warnGracePeriod(ctx caddy.Context) {
+	app, err := ctx.AppIfConfigured("http")
+	if err != nil {
+		return
+	}
+	if grace, short := graceTooShort(app, time.Duration(h.Timeout)); short {
+		h.logger.Warn("twilio_sms: the server's grace_period is shorter than this route's timeout; requests in flight at a reload or stop may be sent but never answered",
+			zap.String("route", h.Name), zap.Duration("grace_period", grace), zap.Duration("timeout", time.Duration(h.Timeout)))
+	}
+}
+
+// graceTooShort reports the http app's grace period and whether it is set and
+// shorter than timeout. Zero means Caddy waits for every request.
+func graceTooShort(app any, timeout time.Duration) (time.Duration, bool) {
+	a, ok := app.(*caddyhttp.App)
+	if !ok {
+		return 0, false
+	}
+	g := time.Duration(a.GracePeriod)
+	return g, g > 0 && g < timeout
+}
