@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -186,5 +187,116 @@ func TestTwilioDialectOwnAnswers(t *testing.T) {
 				t.Errorf("Retry-After %q", got.Header.Get("Retry-After"))
 			}
 		})
+	}
+}
+
+// TestBuiltinAssume: the products whose numbers come country code first,
+// possibly without "+", read them as international; the others leave it to
+// the route (auto). A route's Assume wins. Each description says so.
+func TestBuiltinAssume(t *testing.T) {
+	want := map[string]string{"logto": AssumeInternational, "pingone": AssumeInternational}
+	for _, name := range mappings.Names() {
+		t.Run(name, func(t *testing.T) {
+			var calls []string
+			m, err := compileBuiltin(t, name, Config{PhoneFor: phoneFor(&calls)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.FieldAssume("to"); got != want[name] {
+				t.Errorf("FieldAssume(to) = %q, want %q", got, want[name])
+			}
+			if got := strings.Join(calls, " "); got != want[name] {
+				t.Errorf("PhoneFor calls %q, want %q", got, want[name])
+			}
+			spec, _, err := Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mentions := strings.Contains(spec.Description, `"assume": "international"`); mentions != (want[name] != "") {
+				t.Errorf("the description mentions assume: %v, want %v", mentions, want[name] != "")
+			}
+			m, err = compileBuiltin(t, name, Config{PhoneFor: phoneFor(&calls), Assume: AssumeNational})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.FieldAssume("to"); got != AssumeNational {
+				t.Errorf("with the route's assume: FieldAssume(to) = %q", got)
+			}
+		})
+	}
+}
+
+// TestBuiltinVoiceLimits: a voice message that would hold the call open is
+// refused with an *InputError (400) naming the field that carried it.
+func TestBuiltinVoiceLimits(t *testing.T) {
+	const sid = "AC0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name, mapping, target, body string
+		route                       Route
+		field, reason               string
+	}{
+		{name: "PingOne Say loop 0", mapping: "pingone", route: Route{Channel: "voice"},
+			body:  "to=%2B14155552671&message=" + url.QueryEscape(`<Say loop="0">1 2 3</Say>`),
+			field: "message", reason: "has a Say loop of 0, which repeats forever"},
+		{name: "PingOne long pauses", mapping: "pingone", route: Route{Channel: "voice"},
+			body:  "to=%2B14155552671&message=" + url.QueryEscape(strings.Repeat(`<Say>1</Say><Pause length="60"/>`, 6)),
+			field: "message", reason: "has a pause longer than 10 s"},
+		{name: "PingOne many pauses", mapping: "pingone", route: Route{Channel: "voice"},
+			body:  "to=%2B14155552671&message=" + url.QueryEscape(strings.Repeat(`<Say>1</Say><Pause length="5"/>`, 7)),
+			field: "message", reason: "has pauses longer than 30 s in total"},
+		{name: "Twilio Calls loop 0", mapping: "twilio", target: "/2010-04-01/Accounts/" + sid + "/Calls.json",
+			body:  "To=%2B14155552671&Twiml=" + url.QueryEscape(`<Response><Say voice="alice" loop="0">Your code is 1 2 3</Say><Pause length="2"/></Response>`),
+			field: "call_twiml", reason: "has a Say loop of 0"},
+		{name: "Twilio Calls loop 4", mapping: "twilio", target: "/2010-04-01/Accounts/" + sid + "/Calls.json",
+			body:  "To=%2B14155552671&Twiml=" + url.QueryEscape(`<Response><Say loop="4">1</Say></Response>`),
+			field: "call_twiml", reason: "has a Say loop above 3"},
+		{name: "generic too many repetitions", mapping: "generic", route: Route{Channel: "voice"},
+			body:  "to=%2B14155552671&message=" + url.QueryEscape(strings.Repeat(`<Say loop="3">1</Say>`, 14)),
+			field: "message", reason: "speaks Say more than 40 times in total"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := compileBuiltin(t, tt.mapping, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := form(tt.body)
+			q.target = tt.target
+			v, err := run(m, q, tt.route)
+			if err != nil {
+				t.Fatal(err)
+			}
+			api, err := m.API(v)
+			if err != nil || api != "calls" {
+				t.Fatalf("API = %q, %v", api, err)
+			}
+			_, err = m.Params(v, api)
+			if err == nil {
+				t.Fatal("Params accepted it")
+			}
+			ie := inputErr(t, err)
+			if ie.Field != tt.field || ie.HTTPStatus() != 400 || !strings.HasPrefix(ie.Reason, tt.reason) {
+				t.Errorf("got %+v (%d); want field %q, status 400, reason %q...", ie, ie.HTTPStatus(), tt.field, tt.reason)
+			}
+		})
+	}
+
+	// Within the limits, loop is kept.
+	m, err := compileBuiltin(t, "twilio", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := form("To=%2B14155552671&Twiml=" + url.QueryEscape(`<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"/></Response>`))
+	q.target = "/2010-04-01/Accounts/" + sid + "/Calls.json"
+	v, err := run(m, q, Route{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Params(v, "calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Get("Twiml"), `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"></Pause></Response>`; got != want {
+		t.Errorf("Twiml %s\nwant  %s", got, want)
 	}
 }

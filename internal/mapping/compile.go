@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,24 @@ type PhoneNormalizer interface {
 	NormalizeSender(raw string) (string, error)
 }
 
+// How a product writes phone numbers that have no "+": the values of a phone
+// field's "assume" setting (FieldSpec.Assume) and of Config.Assume. They are
+// the values package phone's Normalizer.Assume takes.
+const (
+	// AssumeInternational reads digits without "+" as an international number,
+	// country code first ("14155552671").
+	AssumeInternational = "international"
+	// AssumeNational reads digits without "+" as a national number in the
+	// route's default region.
+	AssumeNational = "national"
+)
+
+// ValidAssume reports whether s is "" (auto), AssumeInternational or
+// AssumeNational.
+func ValidAssume(s string) bool {
+	return s == "" || s == AssumeInternational || s == AssumeNational
+}
+
 // Config is what a route adds to a mapping file at compile time.
 type Config struct {
 	// Options override the mapping's declared options. Unknown names are errors.
@@ -29,8 +48,21 @@ type Config struct {
 	Templates map[string]string
 	// Fields override the sources of named fields, e.g. {"to": ["form:mobileNumber"]}.
 	Fields map[string][]string
-	// Phone normalizes phone and sender fields. Required when the mapping has any.
+	// Phone normalizes phone and sender fields. Required when the mapping has
+	// any, except phone fields that PhoneFor serves.
 	Phone PhoneNormalizer
+	// PhoneFor returns the normalizer for phone fields that read numbers
+	// with an assumption (AssumeInternational or AssumeNational): the
+	// field's "assume" setting, or Assume below. It is called once per such
+	// field, at compile time. When PhoneFor is nil or returns nil, Phone is
+	// used, and the assumption is the one Phone makes. Sender fields always
+	// use Phone.
+	PhoneFor func(assume string) PhoneNormalizer
+	// Assume, when not empty, is the route's own assumption
+	// (AssumeInternational or AssumeNational, in any case; PhoneFor gets it
+	// in lower case): it wins over every phone field's "assume" setting, and
+	// applies to phone fields without one. Any other value fails Compile.
+	Assume string
 }
 
 // Mapping is a compiled mapping file, safe for concurrent use.
@@ -51,7 +83,6 @@ type Mapping struct {
 	invalid    []replyCase
 	options    map[string]string
 	templates  map[string]string
-	phone      PhoneNormalizer
 	envSize    int
 }
 
@@ -65,6 +96,10 @@ type field struct {
 	maxLen   int
 	pattern  *regexp.Regexp
 	secret   bool
+	// phone and sender fields: the normalizer, and the assumption it was
+	// chosen for ("" for auto).
+	phone  PhoneNormalizer
+	assume string
 }
 
 type param struct {
@@ -118,7 +153,7 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	errAt := func(where string, err error) error {
 		return &ConfigError{File: file, Where: where, Err: err}
 	}
-	m := &Mapping{name: spec.Name, file: file, maxBody: spec.Request.MaxBodyBytes, phone: cfg.Phone}
+	m := &Mapping{name: spec.Name, file: file, maxBody: spec.Request.MaxBodyBytes}
 	if m.name == "" {
 		m.name = file
 	}
@@ -127,6 +162,10 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	}
 	if m.maxBody < 0 || m.maxBody > 10<<20 {
 		return nil, errAt("request.max_body_bytes", errors.New("must be between 1 and 10485760"))
+	}
+	routeAssume := strings.ToLower(cfg.Assume)
+	if !ValidAssume(routeAssume) {
+		return nil, errAt("assume", fmt.Errorf("the route's assume %q is not %q or %q", cfg.Assume, AssumeInternational, AssumeNational))
 	}
 
 	m.methods = slices.Clone(spec.Request.Methods) // the spec may be compiled again
@@ -228,13 +267,34 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 			f.typ = TypeText
 		}
 		switch f.typ {
-		case TypeText, TypeDigits, TypeJSON:
-		case TypePhone, TypeSender:
-			if cfg.Phone == nil {
-				return nil, errAt(where, errors.New("has type "+f.typ+" but no phone normalizer is configured"))
-			}
+		case TypeText, TypeDigits, TypeJSON, TypePhone, TypeSender:
 		default:
 			return nil, errAt(where, fmt.Errorf("unknown type %q (text, phone, sender, digits, json)", f.typ))
+		}
+		if fs.Assume != "" {
+			at := &ConfigError{File: file, Pos: valuePos(spec.src, "fields", fmt.Sprint(i), "assume"), Where: where + ".assume"}
+			switch {
+			case f.typ != TypePhone:
+				at.Err = fmt.Errorf("only a field of type \"phone\" takes assume (this one is %q)", f.typ)
+				return nil, at
+			case !ValidAssume(fs.Assume):
+				at.Err = fmt.Errorf("unknown value %q (%s or %s)", fs.Assume, AssumeInternational, AssumeNational)
+				return nil, at
+			}
+		}
+		if f.typ == TypePhone || f.typ == TypeSender {
+			f.phone = cfg.Phone
+			if f.typ == TypePhone {
+				f.assume = cmp.Or(routeAssume, fs.Assume)
+				if f.assume != "" && cfg.PhoneFor != nil {
+					if n := cfg.PhoneFor(f.assume); n != nil {
+						f.phone = n
+					}
+				}
+			}
+			if f.phone == nil {
+				return nil, errAt(where, errors.New("has type "+f.typ+" but no phone normalizer is configured"))
+			}
 		}
 		if f.maxLen == 0 {
 			f.maxLen = DefaultMaxLength
@@ -359,6 +419,16 @@ func (m *Mapping) Supports(api twilio.API) bool { _, ok := m.params[api]; return
 
 // HasField reports whether the mapping declares a field.
 func (m *Mapping) HasField(name string) bool { _, ok := m.fieldIndex[name]; return ok }
+
+// FieldAssume is the assumption a phone field reads numbers with: the
+// route's Config.Assume, else the field's "assume" setting, else "" (auto).
+// It is "" for other fields and unknown names.
+func (m *Mapping) FieldAssume(name string) string {
+	if i, ok := m.fieldIndex[name]; ok {
+		return m.fields[i].assume
+	}
+	return ""
+}
 
 // SecretField reports whether a field is marked secret.
 func (m *Mapping) SecretField(name string) bool {

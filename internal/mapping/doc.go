@@ -11,11 +11,18 @@
 //   - fields: ordered named values read from the request (form, query, JSON via
 //     gjson paths, XML, headers, path segments, Basic credentials, the raw body)
 //     or computed by expr-lang expressions, each validated (required, phone,
-//     sender, digits, max_length, pattern);
+//     sender, digits, max_length, pattern); a phone field may say how the
+//     product writes numbers without "+" (assume: international or national,
+//     read through Config.PhoneFor; a route's Config.Assume wins);
 //   - twilio: the form parameters of each Twilio API (messages, calls, studio) as
 //     expressions over the fields;
 //   - reply: the status, headers and body for success, failure and invalid input,
 //     built by real JSON, XML or text encoders from expressions.
+//
+// Voice messages become TwiML through twiml(): only Say (with SSML) and Pause
+// survive, and a message that would hold a call open (MaxPauseSeconds,
+// MaxTotalPauseSeconds, MaxSayLoop, MaxSayRepetitions, MaxSpokenChars) is
+// refused as invalid input naming its field, never shortened.
 //
 // Inbound bodies are read leniently where products are known to be sloppy: a
 // raw line break inside a JSON string and a bare "&" in XML text are repaired

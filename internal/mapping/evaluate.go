@@ -104,9 +104,9 @@ func (m *Mapping) check(f *field, val string) (string, error) {
 	}
 	switch f.typ {
 	case TypePhone, TypeSender:
-		norm := m.phone.Normalize
+		norm := f.phone.Normalize
 		if f.typ == TypeSender {
-			norm = m.phone.NormalizeSender
+			norm = f.phone.NormalizeSender
 		}
 		n, err := norm(val)
 		if err != nil {

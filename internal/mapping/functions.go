@@ -21,16 +21,17 @@ var placeholderRE = regexp.MustCompile(`{{\s*([\w.]+)\s*}}`)
 //	fill(text, vars)        replaces {{name}} with vars[name]; unknown names stay as they are
 //	digits(s)               only the ASCII digits of s
 //	spaced(s)               "123" -> "1 2 3", so text-to-speech reads digit by digit
-//	twiml(s)                a TwiML <Response>: Say/Pause/Play fragments kept, other text spoken
+//	twiml(s)                a TwiML <Response>: Say/Pause fragments kept (within TwiML's limits), other text spoken
 //	twiml(s, voice, lang)   the same with <Say voice= language=>
 //	json(v)                 compact JSON encoding of v
 //	json_object(s)          s repaired into a JSON object ({"OTP":012345} keeps its digits)
 //	xml_escape(s)           s with &, <, >, quotes and line breaks escaped for XML text
 //	mask(s)                 a phone number with its middle hidden (phone.Mask)
 //
-// twiml and json_object fail on what the caller sent (a forbidden TwiML verb, a
-// message that is not a JSON object): those failures are *InputError values, so
-// the request is answered as invalid input naming the field, not as a mapping bug.
+// twiml and json_object fail on what the caller sent (a forbidden TwiML verb,
+// pauses or loops over TwiML's limits such as MaxPauseSeconds, a message that
+// is not a JSON object): those failures are *InputError values, so the request
+// is answered as invalid input naming the field, not as a mapping bug.
 func (c *compiler) functions() []expr.Option {
 	return []expr.Option{
 		expr.Function("template", func(p ...any) (any, error) {
@@ -52,7 +53,11 @@ func (c *compiler) functions() []expr.Option {
 				voice, lang = p[1].(string), p[2].(string)
 			}
 			out, err := TwiML(p[0].(string), voice, lang)
-			if err != nil {
+			var limit *twimlLimitError
+			switch {
+			case errors.As(err, &limit):
+				return nil, &InputError{Reason: limit.reason}
+			case err != nil:
 				return nil, &InputError{Reason: "cannot be spoken: " + err.Error()}
 			}
 			return out, nil

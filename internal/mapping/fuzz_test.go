@@ -1,8 +1,11 @@
 package mapping
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,12 +143,23 @@ func FuzzRepairJSONObject(f *testing.F) {
 }
 
 // FuzzTwiML: no panic; what comes out is well-formed XML with one Response
-// root and nothing but Say, Pause and SSML inside Say.
+// root and nothing but Say, Pause and SSML inside Say, within the limits on
+// pauses, loops and Say repetitions (checkTwiML); a refusal never contains
+// the message.
 func FuzzTwiML(f *testing.F) {
 	for _, s := range []string{
 		"Your code is 1 2 3", `<Say>1</Say> <Pause length="1"/>`, `a <Say voice="x">b</Say> c`,
 		`<Response><Say>1</Say></Response>`, `<Dial>+1</Dial>`, `<Say><break time="1s"/></Say>`,
 		`<?xml version="1.0"?><Say>&amp;</Say>`, `<Say xmlns:x="y" x:a="b">1</Say>`, "<Say>\x00</Say>", `<`, `<!-- c --><Say>1</Say>`,
+		// Content after the root used to panic (index out of range).
+		`<Response><Say>1</Say></Response>trailing`, `<Say>1</Say></Response>x<Response>`, `<Response><Say>1</Say>tail</Response>`,
+		`<Response><Response>1</Response></Response>`, `<Response></Response><Response><Say>2</Say></Response>`,
+		`<Response><Say>1</Say></Response><Dial>+1</Dial>`, `<Say>1</Say></Say>`, `</Say>`, `</Response>x`,
+		"<Response><Say>1</Say></Response> <!-- c --> <?pi x?> & x",
+		// Limits.
+		`<Say loop="0">1</Say>`, `<Say loop="3" loop="1">1</Say>`, `<Say loop="2"><break time="9.5s"/>1</Say>`,
+		`<Pause length="60"/><Pause length="10"/>`, `<Say><break strength="x-strong"/><break time="250ms"/></Say>`,
+		`<Response><Say voice="alice" loop="0">Your code is 1 2 3</Say><Pause length="2"/></Response>`,
 	} {
 		f.Add(s, "", "")
 	}
@@ -153,6 +167,9 @@ func FuzzTwiML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg, voice, lang string) {
 		out, err := TwiML(msg, voice, lang)
 		if err != nil {
+			if len(msg) > 3 && strings.Contains(err.Error(), msg) {
+				t.Fatalf("%q: the error %q contains the message", msg, err)
+			}
 			return
 		}
 		if err := checkTwiML(out); err != nil {
@@ -223,5 +240,63 @@ func FuzzDialects(f *testing.F) {
 		answer(v, &Result{OK: true, Outcome: OutcomeAccepted, Sid: "SM1", API: string(api)})
 		answer(v, &Result{Outcome: OutcomeRejected, HTTPStatus: 400, ErrorCode: 21211, TwilioBody: []byte(`{"code":21211}`)})
 		answer(v, &Result{Outcome: OutcomeRateLimited, ErrorCode: 20429, RetryAfter: 3})
+	})
+}
+
+// FuzzReplyTwilio relays random upstream bodies through the twilio mapping,
+// whose answers copy Twilio's JSON or convert it to Twilio's XML: nothing may
+// panic, the XML must be well-formed, and JSON is relayed only when valid.
+func FuzzReplyTwilio(f *testing.F) {
+	spec, file, err := Load("twilio")
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := Compile(spec, file, Config{Phone: testPhone})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"sid":"SM1","status":"queued","subresource_uris":{"media":"/2010-04-01/Accounts/AC1/Messages/SM1/Media.json"},"uri":"/x.json"}`), true, false)
+	f.Add([]byte(`{"code":21211,"message":"The 'To' number <b>&</b> is not valid.","more_info":null,"status":400}`), false, true)
+	f.Add([]byte(`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":[1,[2,[3]]]}}}}}}}}}}`), true, true)
+	f.Add([]byte("{\"\x00\":\"\xff\",\"9x\":\"\\u0000\",\"a_\":true}"), false, false)
+	f.Add([]byte(`not json`), true, false)
+	f.Fuzz(func(t *testing.T, upstream []byte, ok, asJSON bool) {
+		target := "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages"
+		if asJSON {
+			target += ".json"
+		}
+		r, body := req{target: target, contentType: "application/x-www-form-urlencoded", body: "To=%2B14155552671&Body=hi"}.build()
+		in, err := m.ParseRequest(r, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := m.Extract(in, Route{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := &Result{OK: ok, Outcome: OutcomeAccepted, HTTPStatus: 201, Sid: "SM1", TwilioBody: upstream}
+		if !ok {
+			res = &Result{Outcome: OutcomeRejected, HTTPStatus: 400, ErrorCode: 21211, TwilioBody: upstream}
+		}
+		out, err := m.Reply(v, res)
+		if err != nil {
+			t.Fatalf("Reply: %v", err)
+		}
+		if asJSON {
+			if !json.Valid(out.Body) {
+				t.Fatalf("JSON answer is not JSON: %q", out.Body)
+			}
+			return
+		}
+		dec := xml.NewDecoder(bytes.NewReader(out.Body))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("XML answer %q: %v", out.Body, err)
+			}
+		}
 	})
 }

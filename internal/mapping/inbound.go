@@ -189,7 +189,10 @@ func flattenXML(body []byte) (map[string]string, error) {
 	dec.Strict = true
 	out := make(map[string]string, 8)
 	var stack []string
-	var text []strings.Builder
+	// text holds each open element's own text. Byte slices, not
+	// strings.Builder: growing the slice copies its elements, and a copied
+	// Builder that was written to panics on the next write.
+	var text [][]byte
 	nodes := 0
 	put := func(k, v string) {
 		if _, ok := out[k]; !ok {
@@ -211,7 +214,7 @@ func flattenXML(body []byte) (map[string]string, error) {
 				return nil, errSimple("document too large or too deep")
 			}
 			stack = append(stack, t.Name.Local)
-			text = append(text, strings.Builder{})
+			text = append(text, nil)
 			p := strings.Join(stack, "/")
 			for _, a := range t.Attr {
 				put(p+"/@"+a.Name.Local, a.Value)
@@ -219,14 +222,14 @@ func flattenXML(body []byte) (map[string]string, error) {
 			}
 		case xml.CharData:
 			if n := len(text); n > 0 {
-				text[n-1].Write(t)
+				text[n-1] = append(text[n-1], t...)
 			}
 		case xml.EndElement:
 			n := len(stack)
 			if n == 0 {
 				return nil, errSimple("unbalanced document")
 			}
-			v := strings.TrimSpace(text[n-1].String())
+			v := strings.TrimSpace(string(text[n-1]))
 			put(strings.Join(stack, "/"), v)
 			put(stack[n-1], v)
 			stack, text = stack[:n-1], text[:n-1]

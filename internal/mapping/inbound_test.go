@@ -119,6 +119,10 @@ func TestFormats(t *testing.T) {
 		{name: "forced form ignores the content type", format: FormatForm, in: jsonReq(`v=1`), wantFormat: FormatForm, wantV: "1"},
 		{name: "forced json", format: FormatJSON, in: form(`{"v":"1"}`), wantFormat: FormatJSON, wantV: "1"},
 		{name: "forced xml", format: FormatXML, in: form(`<r><v>1</v></r>`), wantFormat: FormatXML, wantV: "1"},
+		// Growing the element stack used to copy a strings.Builder that had
+		// been written to, which panics on the next write.
+		{name: "xml text after a child", in: req{body: `<v>1<a/>2</v>`}, wantFormat: FormatXML, wantV: "12"},
+		{name: "xml text around deeper children", in: req{body: `<r>x<v>1<a>y<b/>z</a>2<c/>3</v>w</r>`}, wantFormat: FormatXML, wantV: "123"},
 		{name: "text reads nothing but the body", format: FormatText, in: form(`v=1`), wantFormat: FormatText, wantV: ""},
 		{name: "none ignores a body", format: FormatNone, in: req{method: "POST", target: "/sms?v=q", contentType: "application/x-www-form-urlencoded", body: "v=1"}, wantFormat: FormatNone, wantV: "q"},
 	}

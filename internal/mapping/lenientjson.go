@@ -80,7 +80,7 @@ func (p *lenientParser) value(out *bytes.Buffer, depth int) error {
 		out.WriteString(tok)
 	case isDigits(tok):
 		writeJSONString(out, tok)
-	case json.Valid([]byte(tok)):
+	case isJSONNumber(tok):
 		out.WriteString(tok) // a number such as -1.5
 	default:
 		writeJSONString(out, tok)
@@ -207,6 +207,13 @@ func (p *lenientParser) bare() string {
 		p.i++
 	}
 	return strings.TrimSpace(p.s[start:p.i])
+}
+
+// isJSONNumber reports whether a bare token is a JSON number. Checking
+// json.Valid alone would also pass a quoted string that followed a character
+// skipSpace does not skip (a form feed), and write it unescaped.
+func isJSONNumber(tok string) bool {
+	return tok != "" && (tok[0] == '-' || (tok[0] >= '0' && tok[0] <= '9')) && json.Valid([]byte(tok))
 }
 
 func isDigits(s string) bool {

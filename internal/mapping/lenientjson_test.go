@@ -27,6 +27,10 @@ func TestRepairJSONObject(t *testing.T) {
 		{name: "bare word with a space", in: `{"name":Jane Doe}`, want: `{"name":"Jane Doe"}`},
 		{name: "float with leading zero stays text", in: `{"n":01.5}`, want: `{"n":"01.5"}`},
 		{name: "exponent stays a number", in: `{"n":1e5}`, want: `{"n":1e5}`},
+		// A form feed is not JSON white space: what follows it is a bare
+		// word, escaped like any string, not copied as it is.
+		{name: "quoted text after a form feed", in: "{0:\f\"&00000\"}", want: `{"0":"\"\u002600000\""}`},
+		{name: "object after a form feed", in: "{\"a\":\f\"<b>\"}", want: `{"a":"\"\u003cb\u003e\""}`},
 		{name: "not an object", in: `123456`, wantErr: "is not a JSON object"},
 		{name: "array", in: `[1]`, wantErr: "is not a JSON object"},
 		{name: "empty", in: ``, wantErr: "is not a JSON object"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // Spec is a mapping file as written by an operator. Field names are the JSON keys.
@@ -37,6 +38,10 @@ type Spec struct {
 	Twilio TwilioSpec `json:"twilio"`
 	// Reply says what the caller gets back.
 	Reply ReplySpec `json:"reply"`
+
+	// src is the file Parse read, for the line and column of errors Compile
+	// finds (nil when the Spec was built in code).
+	src []byte
 }
 
 // CheckSpec is one provisioning rule.
@@ -89,6 +94,14 @@ type FieldSpec struct {
 	Type string `json:"type,omitempty"`
 	// MaxLength caps the value in characters. Default 4096.
 	MaxLength int `json:"max_length,omitempty"`
+	// Assume says how the product writes phone numbers that have no "+", for
+	// fields of type "phone" only: AssumeInternational ("international":
+	// country code first, as PingOne's NUMBER_ONLY format or Logto send them)
+	// or AssumeNational ("national": in the route's default region). Empty
+	// means auto: the phone normalizer decides, and refuses a number it could
+	// read both ways. A route's Config.Assume (the Caddyfile's setting) wins
+	// over it. Any other value fails Compile.
+	Assume string `json:"assume,omitempty"`
 	// Pattern is a regular expression the whole value must match.
 	Pattern string `json:"pattern,omitempty"`
 	// Secret marks a value that is never shown by explain or logs (e.g. a password).
@@ -177,6 +190,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if err := strictUnmarshal(data, &s); err != nil {
 		return nil, &ConfigError{File: file, Pos: position(data, err), Err: err}
 	}
+	s.src = data
 	return &s, nil
 }
 
@@ -248,4 +262,70 @@ func lineCol(data []byte, off int) string {
 		}
 	}
 	return fmt.Sprintf("%d:%d", line, col)
+}
+
+// valuePos is "line:column" of the value at path in a JSON document (object
+// keys and array indexes, e.g. "fields", "2", "assume"), or "" when data is
+// nil, not JSON, or has no such value.
+func valuePos(data []byte, path ...string) string {
+	if data == nil {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for depth := 0; ; depth++ {
+		if depth == len(path) {
+			// The next token is the value: skip to its first character.
+			off := int(dec.InputOffset())
+			for off < len(data) && bytes.IndexByte([]byte(" \t\r\n,:"), data[off]) >= 0 {
+				off++
+			}
+			return lineCol(data, off)
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			found := false
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return ""
+				}
+				if k == path[depth] {
+					found = true
+					break
+				}
+				if skipValue(dec) != nil {
+					return ""
+				}
+			}
+			if !found {
+				return ""
+			}
+		case json.Delim('['):
+			want, err := strconv.Atoi(path[depth])
+			if err != nil || want < 0 {
+				return ""
+			}
+			i := 0
+			for ; i < want && dec.More(); i++ {
+				if skipValue(dec) != nil {
+					return ""
+				}
+			}
+			if i < want || !dec.More() {
+				return ""
+			}
+		default:
+			return ""
+		}
+	}
+}
+
+// skipValue reads one whole value from dec.
+func skipValue(dec *json.Decoder) error {
+	var raw json.RawMessage
+	return dec.Decode(&raw)
 }

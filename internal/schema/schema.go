@@ -171,6 +171,15 @@ func (r *reporter) add(tokens []string, key string, msg string) {
 // schema's wording would not help (source strings, Twilio parameters, reserved names).
 func (r *reporter) walk(e *jsonschema.ValidationError) {
 	kw := keywordLocation(e)
+	if strings.Contains(kw, "/$defs/field/then/") {
+		// The field has "assume" but its type is not phone (or is left out).
+		tokens := e.InstanceLocation
+		if _, ok := e.ErrorKind.(*kind.Const); ok && len(tokens) > 0 {
+			tokens = tokens[:len(tokens)-1] // fields/N/type
+		}
+		r.add(tokens, "assume", `only a field of type "phone" takes assume`)
+		return
+	}
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		allowed := r.allowedKeys(kw)

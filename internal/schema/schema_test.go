@@ -68,7 +68,7 @@ func TestSchemaBroken(t *testing.T) {
 		},
 		{
 			name: "unknown field key", old: `"required": true, "type": "phone"`, new: `"required": true, "typ": "phone"`,
-			want: []string{`bad.json:5:60: fields[0].typ: unknown key "typ" (allowed: default, from, max_length, name, pattern, required, secret, type, value)`}, goToo: true, problem: 1,
+			want: []string{`bad.json:5:60: fields[0].typ: unknown key "typ" (allowed: assume, default, from, max_length, name, pattern, required, secret, type, value)`}, goToo: true, problem: 1,
 		},
 		{
 			name: "unknown key in a reply case list", old: `"status": "400",`, new: `"statsu": "400",`,
@@ -89,6 +89,18 @@ func TestSchemaBroken(t *testing.T) {
 		{
 			name: "unknown field type", old: `"type": "phone"`, new: `"type": "e164"`,
 			want: []string{`fields[0].type: value must be one of 'text', 'phone', 'sender', 'digits', 'json'`}, goToo: true, problem: 1,
+		},
+		{
+			name: "unknown assume", old: `"type": "phone"`, new: `"type": "phone", "assume": "e164"`,
+			want: []string{`bad.json:5:86: fields[0].assume: value must be one of 'international', 'national'`}, goToo: true, problem: 1,
+		},
+		{
+			name: "assume on a text field", old: `{"name": "message", "from": ["form:message"]`, new: `{"name": "message", "from": ["form:message"], "assume": "national"`,
+			want: []string{`bad.json:6:52: fields[1].assume: only a field of type "phone" takes assume`}, goToo: true, problem: 1,
+		},
+		{
+			name: "assume on a sender field", old: `{"name": "message", "from": ["form:message"]`, new: `{"name": "message", "from": ["form:message"], "type": "sender", "assume": "international"`,
+			want: []string{`bad.json:6:70: fields[1].assume: only a field of type "phone" takes assume`}, goToo: true, problem: 1,
 		},
 		{
 			name: "reserved field name", old: `{"name": "message"`, new: `{"name": "result"`,
