@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -71,18 +72,30 @@ func failed() error { return &exitError{status: 1} }
 // --- check ---
 
 func checkCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check [<mapping>...]",
+	var config, adapter string
+	cmd := &cobra.Command{
+		Use:   "check [<mapping>...] | check --config <file>",
 		Short: "Validate mapping files or built-in mappings",
 		Long: `
 Validates each mapping (a built-in name such as generic, or a path to a .json
 file) against the mapping schema and by compiling it, as Caddy does when it
 provisions a route. Problems are printed as file:line:col: part: message.
 Without arguments every built-in mapping is checked. Exit status 1 when any
-mapping has a problem.`,
+mapping has a problem.
+
+With --config, checks a whole Caddy config instead: the mapping of every
+twilio_sms route, and that the HTTP server's grace_period is not shorter than
+any route's timeout (a reload or stop would cut requests that Twilio already
+took). Literal secrets are reported as warnings.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if config != "" {
+				if len(args) > 0 {
+					return usageError(cmd, "give either mappings or --config, not both")
+				}
+				return checkConfig(cmd.OutOrStdout(), cmd.ErrOrStderr(), config, adapter)
+			}
 			if len(args) == 0 {
 				args = mappings.Names()
 			}
@@ -109,6 +122,75 @@ mapping has a problem.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&config, "config", "c", "", "Caddy configuration file (Caddyfile or JSON) to check as a whole")
+	cmd.Flags().StringVarP(&adapter, "adapter", "a", "", "Name of the config adapter (default: caddyfile for files named Caddyfile or *.caddyfile, else JSON)")
+	return cmd
+}
+
+// checkConfig checks every twilio_sms route of a config: its mapping, and its
+// timeout against the server's grace_period.
+func checkConfig(out, stderr io.Writer, file, adapter string) error {
+	cfg, err := adaptConfig(file, adapter, stderr)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL  %s: %v\n", file, err)
+		return failed()
+	}
+	found, err := findHandlers(cfg)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL  %s: %v\n", file, err)
+		return failed()
+	}
+	var doc struct {
+		Apps struct {
+			HTTP struct {
+				GracePeriod caddy.Duration `json:"grace_period"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	_ = json.Unmarshal(cfg, &doc)
+	grace := time.Duration(doc.Apps.HTTP.GracePeriod)
+	bad := 0
+	for _, f := range found {
+		var h Handler
+		if err := json.Unmarshal(f.raw, &h); err != nil {
+			fmt.Fprintf(out, "FAIL  %s: %v\n", f.where, err)
+			bad++
+			continue
+		}
+		route := f.where
+		if h.Name != "" {
+			route += " (" + h.Name + ")"
+		}
+		var problems []string
+		ref := h.Mapping
+		if ref == "" {
+			ref = "generic"
+		}
+		problems = append(problems, checkMapping(ref)...)
+		timeout := time.Duration(h.Timeout)
+		if timeout == 0 {
+			timeout = 5 * time.Second
+		}
+		if grace > 0 && grace < timeout {
+			problems = append(problems, fmt.Sprintf("the server's grace_period (%v) is shorter than the route's timeout (%v): a reload or stop would cut requests Twilio already took; raise grace_period or lower timeout", grace, timeout))
+		}
+		for _, name := range h.literalSecrets() {
+			fmt.Fprintf(stderr, "warning: %s: %s is a literal secret; use {env.*} or {file.*} (the admin API and autosave.json show literals)\n", route, name)
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(out, "ok    %s\n", route)
+			continue
+		}
+		bad++
+		fmt.Fprintf(out, "FAIL  %s\n", route)
+		for _, p := range problems {
+			fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(p, "\n", "\n    "))
+		}
+	}
+	if bad > 0 {
+		return failed()
+	}
+	return nil
 }
 
 func displayRef(ref string) string {

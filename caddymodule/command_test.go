@@ -358,3 +358,54 @@ func TestCommandRegistered(t *testing.T) {
 		t.Errorf("subcommands %s", got)
 	}
 }
+
+// TestCommandCheckConfig: check --config fails a route whose timeout outlives
+// the server's grace_period (in-flight requests would be sent but never
+// answered at a reload), names the route, and warns about literal secrets
+// without printing them.
+func TestCommandCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	token := newToken()
+	noteSecret(token)
+	config := func(grace string) string {
+		global := "{\n\tadmin off\n"
+		if grace != "" {
+			global += "\tgrace_period " + grace + "\n"
+		}
+		global += "}\n"
+		return global + `
+:8080 {
+	route /sms {
+		twilio_sms generic {
+			name        graced
+			account_sid AC00000000000000000000000000000001
+			auth_token  ` + token + `
+			from        +15005550006
+			timeout     4s
+		}
+	}
+}
+`
+	}
+	tests := []struct {
+		name, grace string
+		status      int
+		want        string
+	}{
+		{"no grace period: Caddy waits for every request", "", 0, "ok    server srv0 /sms (graced)"},
+		{"grace period longer than the timeout", "10s", 0, "ok    server srv0 /sms (graced)"},
+		{"grace period shorter than the timeout", "2s", 1, "grace_period (2s) is shorter than the route's timeout (4s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeFile(t, dir, "Caddyfile", config(tt.grace))
+			out, errOut, status := runCommand(t, "", "check", "--config", file)
+			if status != tt.status || !strings.Contains(out, tt.want) {
+				t.Errorf("status %d, want %d; output %q lacks %q", status, tt.status, out, tt.want)
+			}
+			if !strings.Contains(errOut, "auth_token is a literal secret") || strings.Contains(out+errOut, token) {
+				t.Errorf("stderr %q: want a literal-secret warning naming auth_token, never its value", errOut)
+			}
+		})
+	}
+}

@@ -73,8 +73,8 @@ const (
 
 // guards are the checks made before anything is sent.
 type guards struct {
-	allow, deny   map[string]bool
-	allowKinds    map[string]bool
+	allow, deny map[string]bool
+	allowKinds  map[string]bool
 	// simulatorOnly: every account's upstream is a plain-http loopback host
 	// (the simulator), where Twilio's magic test numbers may be used.
 	simulatorOnly bool

@@ -52,7 +52,7 @@ func loadMapping(ref string, cfg mapping.Config, region string, lenient bool) (*
 	if err != nil {
 		return nil, "", err
 	}
-	key := poolKey("mapping", file, spec, cfg.Options, cfg.Templates, cfg.Fields, region, lenient)
+	key := poolKey("mapping", file, spec, cfg.Options, cfg.Templates, cfg.Fields, region, lenient, cfg.Assume)
 	m, err := loadPooled(key, func() (*mapping.Mapping, error) { return mapping.Compile(spec, file, cfg) })
 	if err != nil {
 		return nil, "", err
