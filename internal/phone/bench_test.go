@@ -113,3 +113,27 @@ func BenchmarkRegion(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKind: "cached" is a number Normalize has seen (what a guard asks
+// after Normalize), "valid" one it has not, "possible" a number that is not
+// valid (+1 900 000 0000), matched against every NANPA region's patterns.
+func BenchmarkKind(b *testing.B) {
+	for _, c := range []struct{ name, e164 string }{
+		{"cached", "+19005550123"}, {"valid", "+19005550123"}, {"possible", "+19000000000"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			results.reset()
+			if c.name == "cached" {
+				if _, err := (Normalizer{}).Normalize(c.e164); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if Kind(c.e164) != KindPremiumRate {
+					b.Fatal("not premium rate")
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,10 @@
 package phone
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
 
 // The numbers a gateway sees repeat: the configured sender on every request,
 // a user's number on every retry and resend, the same number handed to
@@ -12,15 +16,23 @@ import "sync"
 // The metadata never changes while the process runs, so a cached result is
 // exactly what the computation would return again. Only strictly valid
 // results are stored: they are the same for a lenient and a strict
-// Normalizer (a lenient one also returns a valid reading first), while a
-// merely possible number is recomputed every time.
+// Normalizer (a lenient one only considers possible readings when no reading
+// is valid), while a merely possible number is recomputed every time.
 //
 // Keys are the cleaned input, not the raw one, so "(415) 555-2671" and
 // "415.555.2671" share an entry and a key never pins a request body:
 //
-//	"+" digits          for international input; this is the E.164 result
-//	                    itself, which Region also looks up
-//	region digits       for other input ("US4155552671"; "--" with no region)
+//	"+" digits          for international input ("+", a decoded plus, NetIQ);
+//	                    this is the E.164 result itself, which Region, Kind
+//	                    and TypeOf also look up
+//	mode region digits  for other input: the reading mode ('a' auto, 'i'
+//	                    international, 'n' national, from Normalizer.Assume)
+//	                    and DefaultRegion ("aUS4155552671"; "--" with no
+//	                    region), since both change what digits mean
+//
+// Digits after a last "/" or "~" that may be an extension are kept after a
+// "/" ("aDE0171/1234567"), since "0171/1234567" and "01711234567" are read
+// differently.
 //
 // The cache holds at most 2*cacheGeneration entries (a few hundred kB at
 // most) of recently used numbers: a two-generation map, where a full
@@ -32,7 +44,9 @@ const cacheGeneration = 2048
 // result is a valid normalization.
 type result struct {
 	e164   string
-	region string // ISO region, "" for non-geographic numbers
+	region string                       // ISO region, "" for non-geographic numbers
+	kind   string                       // Kind's answer
+	typ    phonenumbers.PhoneNumberType // TypeOf's answer
 }
 
 type cache struct {

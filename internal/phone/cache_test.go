@@ -15,7 +15,7 @@ func normalizeUncached(n Normalizer, raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, _, err := n.normalize(&in, n.region())
+	r, _, err := n.normalize(&in, n.region(), n.mode())
 	return r.e164, err
 }
 
@@ -29,6 +29,34 @@ func regionUncached(e164 string) string {
 		return realRegion(regions[0])
 	}
 	return regionOf(e164)
+}
+
+// kindUncached is Kind without the cache.
+func kindUncached(e164 string) string {
+	cc := CallingCode(e164)
+	if cc == "" {
+		return ""
+	}
+	if nonGeographic(atoi(cc)) {
+		return KindNonGeographic
+	}
+	var num phonenumbers.PhoneNumber
+	if phonenumbers.ParseToNumber(e164, phonenumbers.UNKNOWN_REGION, &num) != nil {
+		return ""
+	}
+	if typ := phonenumbers.GetNumberType(&num); typ != phonenumbers.UNKNOWN {
+		return kindOfType(false, typ)
+	}
+	return kindOfType(false, typeByPrefix(atoi(cc), phonenumbers.GetNationalSignificantNumber(&num)))
+}
+
+// typeUncached is TypeOf without the cache.
+func typeUncached(e164 string) string {
+	num, err := phonenumbers.Parse(e164, phonenumbers.UNKNOWN_REGION)
+	if CallingCode(e164) == "" || err != nil {
+		return "unknown"
+	}
+	return typeWord(phonenumbers.GetNumberType(num))
 }
 
 // sameResult fails unless the two Normalize outcomes are identical.
@@ -48,17 +76,23 @@ func TestCacheMatchesComputation(t *testing.T) {
 	// order where entries made by one case are read by another.
 	for pass := range 2 {
 		for _, tc := range normalizeCases {
-			n := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient}
+			n := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient, Assume: tc.assume}
 			got, err := n.Normalize(tc.raw)
 			want, wantErr := normalizeUncached(n, tc.raw)
 			sameResult(t, fmt.Sprintf("pass %d %s", pass, tc.name), got, err, want, wantErr)
-			strict := Normalizer{DefaultRegion: tc.region}
+			strict := Normalizer{DefaultRegion: tc.region, Assume: tc.assume}
 			got, err = strict.Normalize(tc.raw)
 			want, wantErr = normalizeUncached(strict, tc.raw)
 			sameResult(t, fmt.Sprintf("pass %d %s strict", pass, tc.name), got, err, want, wantErr)
 			if tc.want != "" {
 				if r, u := Region(tc.want), regionUncached(tc.want); r != u {
 					t.Fatalf("Region(%q) = %q cached, %q uncached", tc.want, r, u)
+				}
+				if k, u := Kind(tc.want), kindUncached(tc.want); k != u {
+					t.Fatalf("Kind(%q) = %q cached, %q uncached", tc.want, k, u)
+				}
+				if k, u := TypeOf(tc.want), typeUncached(tc.want); k != u {
+					t.Fatalf("TypeOf(%q) = %q cached, %q uncached", tc.want, k, u)
 				}
 			}
 		}

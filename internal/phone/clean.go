@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 const (
@@ -20,31 +18,42 @@ const (
 	// ("011", "0011") with a "(0)" is under 20.
 	minDigits = 4
 	maxDigits = 20
+	// maxExtension bounds the digits of an extension that is dropped.
+	// Longer runs after "x" are not an extension; the letter is refused.
+	maxExtension = 10
 )
 
-// input is a cleaned number: only ASCII digits, and whether it was written
-// in international form (with a "+" or as NetIQ's "cc\national"). The digits
-// live in an array so that cleaning and a cache hit allocate nothing.
+// input is a cleaned number: only ASCII digits, whether it was written in
+// international form (with a "+", a space a form decoder made of one, or as
+// NetIQ's "cc\national"), and how many of its last digits followed the last
+// "/" or "~" and so may be an extension. The digits live in an array so that
+// cleaning and a cache hit allocate nothing.
 type input struct {
 	buf  [maxDigits]byte
 	n    int
+	ext  int // trailing digits after the last "/" or "~", 0 if none
 	plus bool
 }
 
 func (in *input) digits() []byte { return in.buf[:in.n] }
 
+// head returns the digits before the last "/" or "~" (only when in.ext > 0).
+func (in *input) head() []byte { return in.buf[:in.n-in.ext] }
+
 // clean checks raw and reduces it to digits and a plus flag. It removes what
-// transports and directories add around a number (surrounding space,
-// including the space a form decoder makes of a "+"; percent-encoding;
-// "tel:"; punctuation) and rewrites NetIQ's "91\9876543210" as +919876543210.
-// Anything else that is not a digit, a separator or a leading "+" rejects the
-// input, so libphonenumber never sees letters (it would read "1-800-FLOWERS"
-// as digits and pick a number out of "call me at 4155552671").
+// transports and directories add around a number (surrounding space;
+// percent-encoding; "tel:"; punctuation; an extension) and rewrites NetIQ's
+// "91\9876543210" as +919876543210. White space before the first digit is
+// the "+" a form decoder turned into a space, and makes the number
+// international. Anything else that is not a digit, a separator or a leading
+// "+" rejects the input, so libphonenumber never sees letters (it would read
+// "1-800-FLOWERS" as digits and pick a number out of "call me at
+// 4155552671").
 func clean(raw string) (input, error) {
 	if len(raw) > maxInput {
 		return input{}, fail(reasonTooLong)
 	}
-	s := strings.TrimSpace(raw)
+	s := raw
 	if strings.IndexByte(s, '%') >= 0 {
 		// A value that was never URL-decoded: "%2B14155552671". PathUnescape
 		// leaves a literal "+" alone, unlike QueryUnescape.
@@ -52,26 +61,105 @@ func clean(raw string) (input, error) {
 		if err != nil || strings.IndexByte(u, '%') >= 0 {
 			return input{}, fail(reasonChars) // malformed or encoded twice
 		}
-		s = strings.TrimSpace(u)
+		s = u
 	}
+	decodedPlus := spaceBeforeDigit(s)
+	s = strings.TrimSpace(s)
 	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") {
 		s = strings.TrimSpace(s[4:])
-		if i := strings.IndexByte(s, ';'); i >= 0 {
-			// RFC 3966 parameters. Only an extension is worth naming.
-			if strings.Contains(strings.ToLower(s[i:]), ";ext=") {
-				return input{}, fail(reasonExtension)
-			}
-			return input{}, fail(reasonChars)
-		}
 	}
 	if s == "" {
 		return input{}, fail(reasonEmpty)
 	}
-	if i := strings.IndexByte(s, '\\'); i >= 0 {
-		return netIQ(s, i)
+	s = dropExtension(s)
+	if strings.IndexByte(s, ';') >= 0 {
+		// RFC 3966 parameters other than a final ";ext=": "phone-context"
+		// and "isub" say the digits alone are not the number.
+		return input{}, fail(reasonChars)
 	}
-	return scan(s)
+	var (
+		in  input
+		err error
+	)
+	if i := strings.IndexByte(s, '\\'); i >= 0 {
+		in, err = netIQ(s, i)
+	} else {
+		in, err = scan(s)
+	}
+	if err != nil {
+		return input{}, err
+	}
+	in.plus = in.plus || decodedPlus
+	return in, nil
 }
+
+// spaceBeforeDigit reports whether s has white space before its first digit:
+// " 4792345678", "( 44) 7400 123456", "tel: 1...", the "+" a form decoder
+// turned into a space.
+func spaceBeforeDigit(s string) bool {
+	for _, r := range s {
+		switch {
+		case digitValue(r) >= 0:
+			return false
+		case unicode.IsSpace(r):
+			return true
+		}
+	}
+	return false
+}
+
+// extensionMarkers are the words that introduce an extension, longest
+// first; any case, optionally followed by "." or ":".
+var extensionMarkers = [...]string{"extension", "extn", "ext", "x"}
+
+// dropExtension returns s without a trailing extension, which SMS cannot
+// reach: ";ext=12", "#12", "x12", "ext. 12", "extn: 12", "extension 12" (1 to
+// maxExtension digits; a marker word must not follow a letter, so "fax 12"
+// keeps its letters and is refused). Anything else is returned unchanged.
+// An extension after "/" or "~" is not dropped here: those characters also
+// separate parts of a number ("0171/1234567"); see scan.
+func dropExtension(s string) string {
+	j, nd := len(s), 0
+	for j > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:j])
+		if digitValue(r) < 0 {
+			break
+		}
+		j -= size
+		nd++
+	}
+	if nd == 0 || nd > maxExtension {
+		return s
+	}
+	rest := s[:j]
+	if hasSuffixFold(rest, ";ext=") {
+		return trimRightSpace(rest[:len(rest)-len(";ext=")])
+	}
+	rest = trimRightSpace(rest)
+	if strings.HasSuffix(rest, "#") {
+		return trimRightSpace(rest[:len(rest)-1])
+	}
+	if strings.HasSuffix(rest, ".") || strings.HasSuffix(rest, ":") {
+		rest = rest[:len(rest)-1]
+	}
+	for _, m := range extensionMarkers {
+		if !hasSuffixFold(rest, m) {
+			continue
+		}
+		main := rest[:len(rest)-len(m)]
+		if r, _ := utf8.DecodeLastRuneInString(main); main == "" || unicode.IsLetter(r) {
+			return s
+		}
+		return trimRightSpace(main)
+	}
+	return s
+}
+
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+func trimRightSpace(s string) string { return strings.TrimRightFunc(s, unicode.IsSpace) }
 
 // netIQ reads NetIQ Advanced Authentication's "<country code>\<national
 // number>" ("91\9191919191", also seen with a "+"). The national part may
@@ -98,17 +186,22 @@ func netIQ(s string, i int) (input, error) {
 	return in, nil
 }
 
-// scan collects the digits of s and checks every other character.
+// scan collects the digits of s and checks every other character. It notes
+// how many digits follow the last "/" or "~" when only digits and white
+// space do ("415-555-2671 / 2", but also "0171/1234567"): the caller decides
+// whether they are an extension.
 func scan(s string) (input, error) {
 	var (
 		in      input
 		letters bool
 		other   bool
+		slash   = -1 // digits before the last "/" or "~"
+		tail    bool // only digits and white space since then
 	)
 	for i, r := range s {
 		switch {
 		case r == '+' || r == '\uFF0B':
-			// A single plus, before any digit: "+1 ...", "(+44) 7700 ...".
+			// A single plus, before any digit: "+1 ...", "(+44) 7400 ...".
 			if in.plus || in.n > 0 || (i > 0 && s[0] != '(') {
 				other = true
 			}
@@ -121,7 +214,10 @@ func scan(s string) (input, error) {
 			in.n++
 		case unicode.IsLetter(r):
 			letters = true
+		case isSlash(r):
+			slash, tail = in.n, true
 		case isSeparator(r):
+			tail = tail && unicode.IsSpace(r)
 		default:
 			if r == utf8.RuneError {
 				return input{}, fail(reasonChars)
@@ -131,11 +227,6 @@ func scan(s string) (input, error) {
 	}
 	switch {
 	case letters:
-		// An extension ("x123", "ext. 12") is the one kind of letters that
-		// comes from a directory in good faith; say so.
-		if num, ext := phonenumbers.MaybeSeparateExtensionFromPhone(s); ext != "" && !hasLetter(num) {
-			return input{}, fail(reasonExtension)
-		}
 		return input{}, fail(reasonLetters)
 	case other:
 		return input{}, fail(reasonChars)
@@ -143,6 +234,9 @@ func scan(s string) (input, error) {
 		return input{}, fail(reasonInvalid)
 	case in.n < minDigits:
 		return input{}, fail(reasonTooShort)
+	}
+	if slash > 0 && tail && in.n > slash {
+		in.ext = in.n - slash
 	}
 	return in, nil
 }
@@ -164,15 +258,27 @@ func digitValue(r rune) int {
 	return -1
 }
 
+// isSlash reports the separators that directories also put before an
+// extension: "/" and "~" and their Unicode variants.
+func isSlash(r rune) bool {
+	switch r {
+	case '/', '~',
+		'\u2053', '\u223C', // swung dash, tilde operator
+		'\uFF0F', '\uFF5E': // full-width / ~
+		return true
+	}
+	return false
+}
+
 // isSeparator reports the punctuation people put between digits; the same set
-// libphonenumber accepts (its VALID_PUNCTUATION without "x").
+// libphonenumber accepts (its VALID_PUNCTUATION without "x"), less isSlash.
 func isSeparator(r rune) bool {
 	switch r {
-	case '-', '.', '(', ')', '[', ']', '/', '~',
+	case '-', '.', '(', ')', '[', ']',
 		'\u00AD', '\u200B', '\u2060', // soft hyphen, zero-width space and word joiner
-		'\u2053', '\u223C', '\u30FC', // swung dash, tilde operator, katakana long sound
-		'\uFF08', '\uFF09', '\uFF3B', '\uFF3D', '\uFF5E', // full-width ( ) [ ] ~
-		'\uFF0D', '\uFF0E', '\uFF0F', // full-width - . /
+		'\u30FC',                               // katakana long sound
+		'\uFF08', '\uFF09', '\uFF3B', '\uFF3D', // full-width ( ) [ ]
+		'\uFF0D', '\uFF0E', // full-width - .
 		'\u2212': // minus sign
 		return true
 	}
@@ -186,13 +292,4 @@ func asciiDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-func hasLetter(s string) bool {
-	for _, r := range s {
-		if unicode.IsLetter(r) {
-			return true
-		}
-	}
-	return false
 }

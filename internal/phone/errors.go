@@ -14,19 +14,24 @@ func (e *Error) Error() string { return e.Reason }
 const (
 	reasonEmpty     = "is empty"
 	reasonLetters   = "has letters in it"
-	reasonExtension = "has an extension, which cannot receive text messages"
 	reasonChars     = "has characters that do not belong in a phone number"
 	reasonTooLong   = "is too long"
 	reasonTooShort  = "is too short"
 	reasonNoRegion  = "has no country code and no default region is set"
 	reasonCountry   = "has an unknown country code"
 	reasonInvalid   = "is not a valid phone number"
+	reasonAmbiguous = "could be read as more than one number: " +
+		"say whether the product sends international or national numbers"
+	reasonAmbiguousExtension = "could be read as more than one number: " +
+		`the digits after "/" or "~" may be an extension or part of the number; ` +
+		`write an extension after "x" or leave it out`
 )
 
 // reasons lists every Reason this package returns; tests check against it.
 var reasons = []string{
-	reasonEmpty, reasonLetters, reasonExtension, reasonChars, reasonTooLong,
-	reasonTooShort, reasonNoRegion, reasonCountry, reasonInvalid,
+	reasonEmpty, reasonLetters, reasonChars, reasonTooLong, reasonTooShort,
+	reasonNoRegion, reasonCountry, reasonInvalid, reasonAmbiguous,
+	reasonAmbiguousExtension,
 }
 
 func fail(reason string) error { return &Error{Reason: reason} }

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -23,7 +24,10 @@ func exampleNumbers() (regions []string, nums []*phonenumbers.PhoneNumber) {
 
 // TestExampleNumbers runs every region's example numbers through Normalize
 // as their country writes them (national format, with DefaultRegion), in
-// international format, in E.164 and as E.164 without the "+".
+// international format, in E.164 and as E.164 without the "+". Written
+// nationally, a number may also be another country's number written
+// country code first ("(201) 555-0123" from the US is also +20 1555 0123):
+// that is refused unless national numbers are assumed.
 func TestExampleNumbers(t *testing.T) {
 	regions, nums := exampleNumbers()
 	if len(nums) < 400 {
@@ -35,14 +39,18 @@ func TestExampleNumbers(t *testing.T) {
 		if !phonenumbers.IsValidNumber(num) {
 			continue // a few examples are not valid for their own metadata
 		}
+		national := phonenumbers.Format(num, phonenumbers.NATIONAL)
 		cases := []struct {
-			n   Normalizer
-			raw string
+			n         Normalizer
+			raw       string
+			ambiguous bool // may be refused as ambiguous
 		}{
-			{Normalizer{DefaultRegion: region}, phonenumbers.Format(num, phonenumbers.NATIONAL)},
-			{Normalizer{}, phonenumbers.Format(num, phonenumbers.INTERNATIONAL)},
-			{Normalizer{DefaultRegion: "US"}, want},
-			{Normalizer{}, want[1:]},
+			{Normalizer{DefaultRegion: region}, national, true},
+			{Normalizer{DefaultRegion: region, Assume: AssumeNational}, national, false},
+			{Normalizer{}, phonenumbers.Format(num, phonenumbers.INTERNATIONAL), false},
+			{Normalizer{DefaultRegion: "US"}, want, false},
+			{Normalizer{}, want[1:], false},
+			{Normalizer{DefaultRegion: region, Assume: AssumeInternational}, want[1:], false},
 		}
 		for _, c := range cases {
 			// Skip spellings libphonenumber itself does not read back (its
@@ -57,6 +65,10 @@ func TestExampleNumbers(t *testing.T) {
 				continue
 			}
 			got, err := c.n.Normalize(c.raw)
+			var perr *Error
+			if c.ambiguous && errors.As(err, &perr) && perr.Reason == reasonAmbiguous {
+				continue
+			}
 			if err != nil || got != want {
 				t.Errorf("%s: Normalizer{%q}.Normalize(%q) = %q, %v; want %q", region, c.n.DefaultRegion, c.raw, got, err, want)
 			}

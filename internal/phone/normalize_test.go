@@ -15,6 +15,7 @@ import (
 var normalizeCases = []struct {
 	name    string
 	region  string
+	assume  string
 	lenient bool
 	raw     string
 	want    string // "" when an error is expected
@@ -35,9 +36,46 @@ var normalizeCases = []struct {
 	{name: "space for plus GB region", region: "GB", raw: " 14155552671", want: "+14155552671"},
 	{name: "two spaces for plus", raw: "  447400123456", want: "+447400123456"},
 	{name: "space for plus drama number lenient", lenient: true, raw: "  447700900123", want: "+447700900123"},
-	{name: "space for plus drama number strict", raw: "  447700900123", reason: reasonNoRegion},
-	{name: "space for plus drama number strict with region", region: "US", raw: "  447700900123", reason: reasonTooLong},
+	{name: "space for plus drama number strict", raw: "  447700900123", reason: reasonInvalid},
+	{name: "space for plus drama number strict with region", region: "US", raw: "  447700900123", reason: reasonInvalid},
 	{name: "space for plus formatted", region: "US", raw: " 44 7400 123456", want: "+447400123456"},
+	// Security review: the space was trimmed and the digits read nationally,
+	// sending the code to +14792345678 and +49491711234567.
+	{name: "decoded plus NO number from US", region: "US", raw: " 4792345678", want: "+4792345678"},
+	{name: "decoded plus DE mobile from DE", region: "DE", raw: " 491711234567", want: "+491711234567"},
+	{name: "decoded plus is international when national is assumed", region: "US", assume: AssumeNational, raw: " 4792345678", want: "+4792345678"},
+	{name: "decoded plus before US national digits is not read nationally", region: "US", raw: " 4155552671", reason: reasonTooShort},
+	{name: "decoded plus tab", region: "DE", raw: "\t491711234567", want: "+491711234567"},
+	{name: "decoded plus in parentheses", region: "US", raw: "( 44) 7400 123456", want: "+447400123456"},
+	{name: "decoded plus after tel", region: "GB", raw: "tel: 14155552671", want: "+14155552671"},
+	{name: "decoded plus percent-encoded space", region: "DE", raw: "%20491711234567", want: "+491711234567"},
+	{name: "decoded plus then extension", region: "US", raw: " 4792345678 x2", want: "+4792345678"},
+
+	// Readings without "+": all are computed, two different numbers are refused.
+	{name: "ambiguous NO digits from US", region: "US", raw: "4792345678", reason: reasonAmbiguous},
+	{name: "ambiguous DE digits from DE", region: "DE", raw: "491711234567", reason: reasonAmbiguous},
+	{name: "ambiguous DE digits assume international", region: "DE", assume: AssumeInternational, raw: "491711234567", want: "+491711234567"},
+	{name: "ambiguous DE digits assume national", region: "DE", assume: AssumeNational, raw: "491711234567", want: "+49491711234567"},
+	{name: "ambiguous US national or Egypt", region: "US", raw: "(201) 555-0123", reason: reasonAmbiguous},
+	{name: "US national assume national", region: "US", assume: AssumeNational, raw: "(201) 555-0123", want: "+12015550123"},
+	{name: "US national assume national any case", region: "US", assume: "National", raw: "(201) 555-0123", want: "+12015550123"},
+	{name: "US national assume international is Egypt", region: "US", assume: AssumeInternational, raw: "(201) 555-0123", want: "+2015550123"},
+	{name: "unknown assume is auto", region: "US", assume: "sideways", raw: "(201) 555-0123", reason: reasonAmbiguous},
+	{name: "ambiguous CN national or US", region: "CN", raw: "131 2345 6789", reason: reasonAmbiguous},
+	{name: "CN assume national", region: "CN", assume: AssumeNational, raw: "131 2345 6789", want: "+8613123456789"},
+	{name: "CN assume international", region: "CN", assume: AssumeInternational, raw: "131 2345 6789", want: "+13123456789"},
+	{name: "same number both ways is not ambiguous", region: "US", raw: "14155552671", want: "+14155552671"},
+	{name: "lenient ambiguous possible readings", region: "US", lenient: true, raw: "4667979227", reason: reasonAmbiguous},
+	{name: "lenient possible reading assume national", region: "US", assume: AssumeNational, lenient: true, raw: "4667979227", want: "+14667979227"},
+	{name: "lenient possible reading assume international", region: "US", assume: AssumeInternational, lenient: true, raw: "4667979227", want: "+4667979227"},
+	{name: "assume national needs region", assume: AssumeNational, raw: "4155552671", reason: reasonNoRegion},
+	{name: "assume national drops international readings", region: "GB", assume: AssumeNational, raw: "14155552671", reason: reasonTooLong},
+	{name: "assume national keeps IDD of region", region: "US", assume: AssumeNational, raw: "011 44 7400 123456", want: "+447400123456"},
+	{name: "assume national plus", region: "US", assume: AssumeNational, raw: "+44 7400 123456", want: "+447400123456"},
+	{name: "assume national netiq", region: "US", assume: AssumeNational, raw: `44\7400123456`, want: "+447400123456"},
+	{name: "assume international 00", region: "US", assume: AssumeInternational, raw: "0044 7400 123456", want: "+447400123456"},
+	{name: "assume international no region", assume: AssumeInternational, raw: "447400123456", want: "+447400123456"},
+	{name: "assume international trunk zero", region: "GB", assume: AssumeInternational, raw: "07400 123456", reason: reasonCountry},
 
 	// Un-decoded plus and other percent-encoding.
 	{name: "percent plus", raw: "%2B14155552671", want: "+14155552671"},
@@ -72,6 +110,45 @@ var normalizeCases = []struct {
 	{name: "ad en dash", region: "US", raw: "415\u2013555\u20132671", want: "+14155552671"},
 	{name: "trailing newline", raw: "+14155552671\r\n", want: "+14155552671"},
 
+	// Extensions are dropped, never made part of the number.
+	{name: "extension x2", region: "US", raw: "415-555-2671 x2", want: "+14155552671"},
+	{name: "extension X2 no space", region: "US", raw: "4155552671X2", want: "+14155552671"},
+	{name: "extension ext. 2", region: "US", raw: "415-555-2671 ext. 2", want: "+14155552671"},
+	{name: "extension ext 2", region: "US", raw: "415-555-2671 ext 2", want: "+14155552671"},
+	{name: "extension EXT: 2", region: "US", raw: "415-555-2671 EXT: 2", want: "+14155552671"},
+	{name: "extension extn 2", region: "US", raw: "415-555-2671 extn 2", want: "+14155552671"},
+	{name: "extension word", region: "US", raw: "415-555-2671 extension 2", want: "+14155552671"},
+	{name: "extension ;ext=2", region: "US", raw: "415-555-2671;ext=2", want: "+14155552671"},
+	{name: "extension tel ;ext=2", raw: "tel:+1-415-555-2671;ext=2", want: "+14155552671"},
+	{name: "extension hash", region: "US", raw: "415-555-2671#2", want: "+14155552671"},
+	{name: "extension hash spaced", region: "US", raw: "415-555-2671 # 2", want: "+14155552671"},
+	{name: "extension e164", raw: "+14155552671 x2", want: "+14155552671"},
+	{name: "extension netiq", raw: `1\4155552671 x2`, want: "+14155552671"},
+	{name: "extension percent-encoded", raw: "%2B14155552671%3Bext%3D2", want: "+14155552671"},
+	// Security review: "/ 2" was read as part of the number, +41555526712.
+	{name: "slash extension US is refused not sent to Switzerland", region: "US", raw: "415-555-2671 / 2", reason: reasonAmbiguousExtension},
+	{name: "tilde extension US is refused not sent to Switzerland", region: "US", raw: "415-555-2671 ~ 2", reason: reasonAmbiguousExtension},
+	{name: "full-width slash extension US", region: "US", raw: "415-555-2671 \uFF0F 2", reason: reasonAmbiguousExtension},
+	{name: "slash extension US assume national", region: "US", assume: AssumeNational, raw: "415-555-2671 / 2", want: "+14155552671"},
+	{name: "tilde extension US assume national", region: "US", assume: AssumeNational, raw: "415-555-2671 ~ 2", want: "+14155552671"},
+	{name: "slash extension US lenient", region: "US", lenient: true, raw: "415-555-2671 / 2", reason: reasonAmbiguousExtension},
+	{name: "slash extension e164", raw: "+1 415 555 2671 / 2", want: "+14155552671"},
+	{name: "tilde extension e164", raw: "+1 415 555 2671 ~ 12", want: "+14155552671"},
+	{name: "slash extension decoded plus", region: "DE", raw: " 1 415 555 2671 / 2", want: "+14155552671"},
+	{name: "slash inside DE number", region: "DE", raw: "0171/1234567", want: "+491711234567"},
+	{name: "spaced slash inside DE number", region: "DE", raw: "0171 / 1234567", want: "+491711234567"},
+	{name: "slash inside DE landline", region: "DE", raw: "030/1234567", want: "+49301234567"},
+	{name: "slash inside DE number international", raw: "+49 171/1234567", want: "+491711234567"},
+	{name: "slash both readings valid", region: "DE", raw: "030 / 12345 / 67", reason: reasonAmbiguousExtension},
+	{name: "slash only the last counts", region: "US", raw: "415/555-2671", want: "+14155552671"},
+	{name: "extension then slash", region: "DE", raw: "0171/1234567 x2", want: "+491711234567"},
+	{name: "letters before an extension", region: "US", raw: "415-555-2671 fax 2", reason: reasonLetters},
+	{name: "extension alone", raw: "x2", reason: reasonLetters},
+	{name: "extension too long", region: "US", raw: "555-2671 x12345678901", reason: reasonLetters},
+	{name: "extension in the middle", raw: "+1 415 x2 555 2671", reason: reasonLetters},
+	{name: "hash with no extension", raw: "+14155552671 #", reason: reasonChars},
+	{name: "tel extension not last", raw: "tel:+14155552671;ext=2;isub=1", reason: reasonChars},
+
 	// NetIQ Advanced Authentication.
 	{name: "netiq", raw: `91\9876543210`, want: "+919876543210"},
 	{name: "netiq plus", raw: `+91\9876543210`, want: "+919876543210"},
@@ -89,7 +166,7 @@ var normalizeCases = []struct {
 	{name: "tel", raw: "tel:+14155552671", want: "+14155552671"},
 	{name: "tel upper case with dashes", raw: "TEL:+1-415-555-2671", want: "+14155552671"},
 	{name: "tel national", region: "US", raw: "tel:415-555-2671", want: "+14155552671"},
-	{name: "tel extension", raw: "tel:+14155552671;ext=12", reason: reasonExtension},
+	{name: "tel extension", raw: "tel:+14155552671;ext=12", want: "+14155552671"},
 	{name: "tel phone-context", raw: "tel:5552671;phone-context=+1415", reason: reasonChars},
 	{name: "tel only", raw: "tel:", reason: reasonEmpty},
 
@@ -113,8 +190,8 @@ var normalizeCases = []struct {
 	{name: "letters", raw: "call me", reason: reasonLetters},
 	{name: "letters around a number", raw: "call me at +14155552671", reason: reasonLetters},
 	{name: "vanity", raw: "+1 800 FLOWERS", reason: reasonLetters},
-	{name: "extension x", raw: "+1 415 555 2671 x123", reason: reasonExtension},
-	{name: "extension ext", region: "US", raw: "(415) 555-2671 ext. 12", reason: reasonExtension},
+	{name: "extension x", raw: "+1 415 555 2671 x123", want: "+14155552671"},
+	{name: "extension ext", region: "US", raw: "(415) 555-2671 ext. 12", want: "+14155552671"},
 	{name: "hash", raw: "+14155552671#", reason: reasonChars},
 	{name: "second plus", raw: "+1+4155552671", reason: reasonChars},
 	{name: "plus after digits", raw: "1+4155552671", reason: reasonChars},
@@ -138,7 +215,7 @@ var normalizeCases = []struct {
 func TestNormalize(t *testing.T) {
 	for _, tc := range normalizeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			n := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient}
+			n := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient, Assume: tc.assume}
 			got, err := n.Normalize(tc.raw)
 			if tc.want != "" {
 				if err != nil || got != tc.want {
@@ -186,7 +263,7 @@ func TestErrorNeverEchoesInput(t *testing.T) {
 		if tc.want != "" {
 			continue
 		}
-		_, err := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient}.Normalize(tc.raw)
+		_, err := Normalizer{DefaultRegion: tc.region, Lenient: tc.lenient, Assume: tc.assume}.Normalize(tc.raw)
 		if err == nil {
 			t.Fatalf("%s: no error", tc.name)
 		}

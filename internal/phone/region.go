@@ -19,10 +19,16 @@ func ValidRegion(code string) bool {
 // Region returns the ISO region of an E.164 number ("IN" for +91...), "" if unknown. For geo allow/deny lists.
 //
 // A calling code used by one region gives that region even when the number is
-// not valid (a lenient Normalizer may let such numbers through). A calling code
-// shared by several regions (+1: US, CA, JM, ...; +44: GB, GG, IM, JE; +7: RU,
-// KZ) needs a valid number to tell them apart, and gives "" otherwise.
-// Non-geographic codes (+800, +882, ...) give "".
+// not valid (a lenient Normalizer may let such numbers through). A calling
+// code shared by several regions (+1: US, CA, JM, ...; +44: GB, GG, IM, JE;
+// +7: RU, KZ; +47, +61, +212, +262, +290, +358, +590, +599) gives
+// libphonenumber's region for a valid number, and otherwise the region whose
+// leading digits the number starts with (JM for +1 876) or, failing that, the
+// one region whose number patterns follow the number furthest, through at
+// least its area code: a merely possible +1 number with a Canadian area code
+// is "CA". When no single region does (an unassigned area code; +1 900 and
+// other ranges every NANPA region lists), Region returns "", and so it does
+// for non-geographic codes (+800, +882, ...).
 func Region(e164 string) string {
 	cc := CallingCode(e164)
 	if cc == "" {
@@ -45,7 +51,12 @@ func regionOf(e164 string) string {
 	if err := phonenumbers.ParseToNumber(e164, phonenumbers.UNKNOWN_REGION, &num); err != nil {
 		return ""
 	}
-	return realRegion(phonenumbers.GetRegionCodeForNumber(&num))
+	// Valid for a region, or starting with a region's leading digits.
+	if r := phonenumbers.GetRegionCodeForNumber(&num); r != "" {
+		return realRegion(r)
+	}
+	return regionByPrefix(int(num.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(&num),
+		phonenumbers.GetLengthOfNationalDestinationCode(&num))
 }
 
 func realRegion(r string) string {

@@ -7,9 +7,11 @@ import "strings"
 // (1 to 11 characters of letters, digits and spaces with at least one letter, returned as is),
 // and NetIQ's "91\9191919191" (country code, backslash, national number).
 //
-// Surrounding white space is removed first, so " ACME " gives "ACME". A short
-// code may be written with spaces or hyphens ("12 345"). Anything else goes
-// through Normalize, which also reads the NetIQ form.
+// Surrounding white space is ignored for short codes and sender IDs, so
+// " ACME " gives "ACME". A short code may be written with spaces or hyphens
+// ("12 345"). Anything else goes through Normalize as it came, so that a
+// space a form decoder made of a "+" still means "+"; Normalize also reads
+// the NetIQ form.
 func (n Normalizer) NormalizeSender(raw string) (string, error) {
 	if len(raw) > maxInput {
 		return "", fail(reasonTooLong)
@@ -21,7 +23,7 @@ func (n Normalizer) NormalizeSender(raw string) (string, error) {
 	if alphanumericID(s) {
 		return s, nil
 	}
-	return n.Normalize(s)
+	return n.Normalize(raw) // raw: a leading space may be a decoded "+"
 }
 
 // shortCode returns the digits of s if s is 3 to 8 ASCII digits, optionally
