@@ -93,16 +93,20 @@ func clean(raw string) (input, error) {
 	return in, nil
 }
 
-// spaceBeforeDigit reports whether s has white space before its first digit:
-// " 4792345678", "( 44) 7400 123456", "tel: 1...", the "+" a form decoder
-// turned into a space.
+// spaceBeforeDigit reports whether the first digit of s comes right after
+// white space: " 4792345678", "( 44) 7400 123456", "tel: 1...", the "+" a
+// form decoder turned into a space sits just before the country code. White
+// space before other characters (" (201) 555-0123") is only white space.
 func spaceBeforeDigit(s string) bool {
+	space := false
 	for _, r := range s {
 		switch {
 		case digitValue(r) >= 0:
-			return false
+			return space
 		case unicode.IsSpace(r):
-			return true
+			space = true
+		default:
+			space = false
 		}
 	}
 	return false

@@ -291,3 +291,18 @@ func checkReason(t testing.TB, raw string, err error) {
 		t.Fatalf("error %q echoes the input", err.Error())
 	}
 }
+
+// TestSpaceBeforeParenthesis: white space before a parenthesis is not a
+// decoded "+": " (201) 555-0123" is read like "(201) 555-0123", and since
+// +1 201 555 0123 and +20 1555 0123 are both numbers, it is refused rather
+// than sent to either (it was sent to Egypt).
+func TestSpaceBeforeParenthesis(t *testing.T) {
+	got, err := Normalizer{DefaultRegion: "US"}.Normalize(" (201) 555-0123")
+	if err == nil && got != "+12015550123" {
+		t.Fatalf(`" (201) 555-0123" with region US = %s, want +12015550123 or a refusal`, got)
+	}
+	got, err = Normalizer{DefaultRegion: "US", Assume: AssumeNational}.Normalize(" (201) 555-0123")
+	if err != nil || got != "+12015550123" {
+		t.Errorf(`national reading: %q, %v; want +12015550123`, got, err)
+	}
+}
