@@ -9,59 +9,15 @@ import (
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 )
 
-// SenderConfig is one From number of an account's pool.
-type SenderConfig struct {
-	// Number is an E.164 number (or NetIQ's "91\9191919191"), or a short code.
-	Number string `json:"number"`
-	// Type is standard (default), toll_free or short_code.
-	Type string `json:"type,omitempty"`
-	// Channels lists sms and/or voice. Default: sms.
-	Channels []string `json:"channels,omitempty"`
-	// Countries (ISO regions) this number may send to; empty means any.
-	Countries []string `json:"countries,omitempty"`
-}
-
-// AccountConfig is a further Twilio account or subaccount: a fallback, or the
-// account behind a country prefix.
-type AccountConfig struct {
-	// Name labels the account in logs, metrics and answers (required).
-	Name string `json:"name"`
-	// AccountSID (AC…) of the account or subaccount.
-	AccountSID string `json:"account_sid"`
-	// AuthToken of this account. Empty: the main account's credentials are used,
-	// which Twilio accepts for a subaccount's Messages and Calls (not Studio).
-	AuthToken string `json:"auth_token,omitempty"`
-	// APIKeySID and APIKeySecret authenticate with this account's API key instead.
-	APIKeySID    string `json:"api_key_sid,omitempty"`
-	APIKeySecret string `json:"api_key_secret,omitempty"`
-	// From, MessagingServiceSID and Senders choose the sender, as on the main account.
-	From                string         `json:"from,omitempty"`
-	MessagingServiceSID string         `json:"messaging_service_sid,omitempty"`
-	Senders             []SenderConfig `json:"senders,omitempty"`
-	// APIURL, StudioURL, Edge and Region choose the hosts, as on the main account.
-	// Unset: the main account's hosts.
-	APIURL    string `json:"api_url,omitempty"`
-	StudioURL string `json:"studio_url,omitempty"`
-	Edge      string `json:"edge,omitempty"`
-	Region    string `json:"region,omitempty"`
-}
-
-// SubaccountConfig routes destinations by country dialing code, like NetIQ's
-// "Country Dialing Code Filter".
-type SubaccountConfig struct {
-	// Prefix is the country dialing code: "+91", "44", "1876". Longest match wins.
-	Prefix string `json:"prefix"`
-	AccountConfig
-}
-
 func (a *AccountConfig) resolve(res func(*string)) {
-	for _, s := range []*string{&a.AccountSID, &a.AuthToken, &a.APIKeySID, &a.APIKeySecret, &a.From,
-		&a.MessagingServiceSID, &a.APIURL, &a.StudioURL} {
+	for _, s := range []*string{&a.AccountSID, &a.AuthToken, &a.From, &a.MessagingServiceSID, &a.APIURL, &a.StudioURL} {
 		res(s)
 	}
+	if a.APIKey != nil {
+		res(&a.APIKey.SID)
+		res(&a.APIKey.Secret)
+	}
 }
-
-func (h *Handler) mainName() string { return "main" }
 
 // hosts resolves the API and Studio base URLs: explicit URLs win, then
 // edge/region, then the inherited values (or Twilio's defaults).
@@ -138,8 +94,8 @@ func senders(where string, list []SenderConfig, norm phone.Normalizer) ([]dispat
 func (h *Handler) account(where string, ac *AccountConfig, main *dispatch.Account, norm phone.Normalizer) (dispatch.Account, error) {
 	a := dispatch.Account{Name: ac.Name, AccountSID: ac.AccountSID, MessagingServiceSID: ac.MessagingServiceSID}
 	switch {
-	case ac.APIKeySID != "":
-		a.Username, a.Password = ac.APIKeySID, ac.APIKeySecret
+	case ac.APIKey != nil:
+		a.Username, a.Password = ac.APIKey.SID, ac.APIKey.Secret
 	case ac.AuthToken != "":
 		a.Username, a.Password = ac.AccountSID, ac.AuthToken
 	case main != nil:
@@ -153,7 +109,7 @@ func (h *Handler) account(where string, ac *AccountConfig, main *dispatch.Accoun
 	if a.APIBase, a.StudioBase, err = hosts(where, ac.APIURL, ac.StudioURL, ac.Edge, ac.Region, inheritAPI, inheritStudio); err != nil {
 		return a, err
 	}
-	if a.Senders, err = senders(where, ac.Senders, norm); err != nil {
+	if a.Senders, err = senders(where, ac.Sender, norm); err != nil {
 		return a, err
 	}
 	if ac.From != "" {
@@ -172,16 +128,8 @@ func (h *Handler) account(where string, ac *AccountConfig, main *dispatch.Accoun
 // buildRouter builds the main account, the country subaccounts and the fallback
 // chain, checking that each can serve the route's channel.
 func (h *Handler) buildRouter(norm phone.Normalizer) error {
-	mainCfg := AccountConfig{
-		Name: h.mainName(), AccountSID: h.AccountSID, From: h.From, MessagingServiceSID: h.MessagingServiceSID,
-		Senders: h.Senders, APIURL: h.APIURL, StudioURL: h.StudioURL, Edge: h.Edge, Region: h.Region,
-	}
-	switch h.Credentials {
-	case CredentialsStored:
-		mainCfg.AuthToken = h.AuthToken
-	case CredentialsAPIKey:
-		mainCfg.APIKeySID, mainCfg.APIKeySecret = h.APIKeySID, h.APIKeySecret
-	case CredentialsPassthrough:
+	mainCfg := h.Account
+	if h.Credentials == CredentialsPassthrough {
 		// Checked per request: the caller's Basic credentials and account.
 		mainCfg.AccountSID = passthroughPlaceholderSID
 		mainCfg.AuthToken = "passthrough"
@@ -204,8 +152,8 @@ func (h *Handler) buildRouter(norm phone.Normalizer) error {
 	}
 	var countries []dispatch.CountryRule
 	prefixes := map[string]string{}
-	for i := range h.Subaccounts {
-		sc := &h.Subaccounts[i]
+	for i := range h.Subaccount {
+		sc := &h.Subaccount[i]
 		where := fmt.Sprintf("subaccount %s: ", sc.Prefix)
 		digits := strings.TrimPrefix(sc.Prefix, "+")
 		if digits == "" || len(digits) > 4 || digits[0] == '0' || strings.Trim(digits, "0123456789") != "" {
@@ -275,13 +223,13 @@ func (h *Handler) buildRouter(norm phone.Normalizer) error {
 		}
 	}
 	if h.StudioFlowSID != "" {
-		for i := range h.Subaccounts {
-			if h.Subaccounts[i].AuthToken == "" && h.Subaccounts[i].APIKeySID == "" {
-				return errors.New("subaccount " + h.Subaccounts[i].Prefix + ": with studio_flow_sid, Studio needs the subaccount's own auth_token or api_key (Twilio does not accept the parent's credentials for Studio)")
+		for i := range h.Subaccount {
+			if h.Subaccount[i].AuthToken == "" && h.Subaccount[i].APIKey == nil {
+				return errors.New("subaccount " + h.Subaccount[i].Prefix + ": with studio_flow_sid, Studio needs the subaccount's own auth_token or api_key (Twilio does not accept the parent's credentials for Studio)")
 			}
 		}
 		for i := range h.Fallback {
-			if h.Fallback[i].AuthToken == "" && h.Fallback[i].APIKeySID == "" {
+			if h.Fallback[i].AuthToken == "" && h.Fallback[i].APIKey == nil {
 				return fmt.Errorf("fallback[%d] %s: with studio_flow_sid, Studio needs the fallback's own auth_token or api_key (borrowing the main account's would run the main account's flow again)", i, h.Fallback[i].Name)
 			}
 		}

@@ -61,12 +61,12 @@ func (f *fakeTwilio) RoundTrip(r *http.Request) (*http.Response, error) {
 func benchHandler(b *testing.B, dedup bool, logger *zap.Logger) *Handler {
 	b.Helper()
 	h := &Handler{
-		Mapping:      "generic",
-		AccountSID:   testAccount,
-		AuthToken:    testToken,
-		From:         "+15005550006",
-		APIURL:       "https://api.twilio.com",
-		DisableDedup: !dedup,
+		Mapping: MappingConfig{Use: "generic"},
+		Account: AccountConfig{AccountSID: testAccount, AuthToken: testToken, From: "+15005550006", APIURL: "https://api.twilio.com"},
+		Dedup:   DedupConfig{Off: !dedup},
+		// Every benchmark request goes to the same number: the default
+		// destination limit would refuse all but five.
+		Guard: GuardConfig{RateLimit: []RateLimitConfig{{Key: "destination", Off: true}}},
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	b.Cleanup(cancel)
@@ -76,7 +76,7 @@ func benchHandler(b *testing.B, dedup bool, logger *zap.Logger) *Handler {
 	b.Cleanup(func() { _ = h.Cleanup() })
 	h.logger = logger
 	h.client = twilio.NewClient(twilio.ClientOptions{Transport: newFakeTwilio()})
-	h.dispatcher.Client = h.client
+	h.gw.Dispatcher.Client = h.client
 	return h
 }
 
@@ -284,9 +284,8 @@ func BenchmarkStages(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			mt.request("generic", "generic", "messages", "accepted", 0)
-			mt.upstream("main", "messages", 201, 120*time.Millisecond)
-			mt.breaker("main", breakerClosed)
-			mt.queue("main", 1, 0)
+			mt.Upstream("main", "messages", 201, 120*time.Millisecond)
+			mt.AccountState("main", breakerClosed, 1, 0)
 		}
 	})
 }

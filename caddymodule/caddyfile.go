@@ -1,68 +1,115 @@
 package caddymodule
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("twilio_sms", parseHandler)
+	httpcaddyfile.RegisterDirective("twilio_sms", parseDirective)
 	httpcaddyfile.RegisterDirectiveOrder("twilio_sms", httpcaddyfile.Before, "reverse_proxy")
 }
 
-func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+// parseDirective is RegisterHandlerDirective's wrapper with three additions:
+// a mapping file given where Caddy reads a path matcher is refused with a
+// hint, a relative mapping path is resolved against the Caddyfile's folder,
+// and an unnamed route with its own matcher is named after it, so that
+// provisioning errors and metrics say which route they mean.
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherText := ""
+	if h.NextArg() {
+		tok := h.Val()
+		if strings.HasPrefix(tok, "/") && isMappingFile(tok) {
+			return nil, h.Errf("%s is read by Caddy as a path matcher, not a mapping file: write `mapping %s` inside the twilio_sms block", tok, tok)
+		}
+		if strings.HasPrefix(tok, "/") || strings.HasPrefix(tok, "@") {
+			matcherText = tok
+		}
+	}
+	h.Reset()
+	h.Next()
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
 	t := new(Handler)
-	err := t.UnmarshalCaddyfile(h.Dispenser)
-	return t, err
+	if err := t.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if ref := t.Mapping.Use; ref != "" && !mapping.IsBuiltin(ref) && !filepath.IsAbs(ref) && h.File() != "" {
+		t.Mapping.Use = filepath.Join(filepath.Dir(h.File()), ref)
+	}
+	if t.Name == "" && matcherText != "" {
+		t.Name = matcherText // the directive's own path matcher tells routes apart
+	}
+	return h.NewRoute(matcherSet, t), nil
+}
+
+// isMappingFile reports whether a token names a mapping file by its extension.
+func isMappingFile(s string) bool {
+	s = strings.ToLower(s)
+	return strings.HasSuffix(s, ".json") || strings.HasSuffix(s, ".jsonc") || strings.HasSuffix(s, ".hujson")
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	twilio_sms [<mapping>] {
+//	    name                  <route label>
+//
+//	    # the mapping: the product's dialect and how it writes numbers
 //	    mapping               <builtin name | path/to/mapping.json>
-//	    credentials           stored | api_key | passthrough
+//	    option                <name> <value>
+//	    template              <key> <text>
+//	    field                 <name> <source>...
+//	    default_region        <ISO region>
+//	    lenient_numbers
+//	    assume_numbers        international | national
+//
+//	    # the main account (the same words in subaccount and fallback blocks)
+//	    credentials           passthrough
 //	    account_sid           <AC…>
 //	    auth_token            <token>
 //	    api_key               <SK…> <secret>
 //	    from                  <number | short code | sender id>
 //	    messaging_service_sid <MG…>
-//	    studio_flow_sid       <FW…>
-//	    channel               sms | voice
+//	    sender                <number> [standard|toll_free|short_code] [sms] [voice] [countries <CC>...]
 //	    api_url               <url>
 //	    studio_url            <url>
+//	    edge                  <edge>
+//	    region                <region>
+//	    studio_flow_sid       <FW…>
+//	    channel               sms | voice
+//	    subaccount            <+prefix> { name …  account_sid …  [auth_token … | api_key … …]  [from … | messaging_service_sid … | sender …] … }
+//	    fallback              <name> { account_sid …  [auth_token … | api_key … …]  [from … | …] … }
+//
+//	    # resilience
 //	    timeout               <duration>
 //	    dial_timeout          <duration>
-//	    default_region        <ISO region>
-//	    lenient_numbers
-//	    assume_numbers        international | national
-//	    option                <name> <value>
-//	    template              <key> <text>
-//	    field                 <name> <source> [<source>...]
-//	    name                  <route label>
-//	    edge                  <edge>          # with region: api.{edge}.{region}.twilio.com
-//	    region                <region>
-//	    sender                <number> [standard|toll_free|short_code] [sms] [voice] [countries <CC>...]
-//	    subaccount            <+prefix> { name, account_sid, auth_token | api_key, from | messaging_service_sid | sender..., api_url, studio_url, edge, region }
-//	    fallback              <name> { account_sid, auth_token | api_key, from | messaging_service_sid | sender..., api_url, studio_url, edge, region }
-//	    fallback_codes        <code>...
-//	    fallback_on_5xx       # opt-in: a 5xx may come after Twilio created the message
 //	    retries               <n>
 //	    max_concurrent        <n>
 //	    max_queue             <n>
 //	    breaker               <failures> <cooldown>
-//	    dedup_window          <duration>
-//	    no_dedup
+//	    fallback_codes        <code>...
+//	    fallback_on_5xx
+//	    dedup                 <window> | off
+//
+//	    # guards
 //	    caller_auth           header <Name> <value> | basic <user> <password>  [name <identity>]
 //	    allow_countries       <CC>...
 //	    deny_countries        <CC>...
 //	    allow_number_types    premium_rate | shared_cost | uan | personal_number | non_geographic ...
-//	    rate_limit            destination|caller <events> <window> | off
-//	    time_limit            <duration>      # calls; default 120s
+//	    rate_limit            destination | caller  <events> <window> | off
+//	    time_limit            <duration>
 //	    allow_caller_status_callback
 //	}
 //
@@ -70,7 +117,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
-		t.Mapping = d.Val()
+		t.Mapping.Use = d.Val()
 	}
 	if d.NextArg() {
 		return d.ArgErr()
@@ -83,14 +130,19 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		seen[name] = true
 		return nil
 	}
-	if t.Mapping != "" {
+	if t.Mapping.Use != "" {
 		seen["mapping"] = true
 	}
 	for d.NextBlock(0) {
 		name := d.Val()
+		if ok, err := parseAccountSetting(d, name, &t.Account, once); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		switch name {
-		case "mapping", "credentials", "account_sid", "auth_token", "from", "messaging_service_sid",
-			"studio_flow_sid", "channel", "api_url", "studio_url", "default_region":
+		case "name", "mapping", "default_region", "assume_numbers", "credentials", "studio_flow_sid", "channel":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -98,39 +150,39 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
 			}
-			*t.stringSetting(name) = val
-		case "api_key":
+			if err := t.setString(d, name, val); err != nil {
+				return err
+			}
+		case "lenient_numbers", "fallback_on_5xx", "allow_caller_status_callback":
 			if err := once(name); err != nil {
 				return err
 			}
-			if !d.AllArgs(&t.APIKeySID, &t.APIKeySecret) {
+			if d.NextArg() {
 				return d.ArgErr()
 			}
-			if t.Credentials == "" {
-				t.Credentials = CredentialsAPIKey
+			switch name {
+			case "lenient_numbers":
+				t.Mapping.LenientNumbers = true
+			case "fallback_on_5xx":
+				t.Resilience.FallbackOn5xx = true
+			default:
+				t.Guard.AllowCallerStatusCallback = true
 			}
 		case "timeout", "dial_timeout", "time_limit":
 			if err := once(name); err != nil {
 				return err
 			}
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(val)
+			dur, err := durationArg(d, name)
 			if err != nil {
-				return d.Errf("%s: %v", name, err)
-			}
-			if dur <= 0 {
-				return d.Errf("%s must be positive", name)
+				return err
 			}
 			switch name {
 			case "timeout":
-				t.Timeout = caddy.Duration(dur)
-			case "time_limit":
-				t.TimeLimit = caddy.Duration(dur)
+				t.Resilience.Timeout = dur
+			case "dial_timeout":
+				t.Resilience.DialTimeout = dur
 			default:
-				t.DialTimeout = caddy.Duration(dur)
+				t.Guard.TimeLimit = dur
 			}
 		case "option", "template":
 			var key, val string
@@ -140,17 +192,14 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := once(name + " " + key); err != nil {
 				return err
 			}
-			if name == "option" {
-				if t.Options == nil {
-					t.Options = map[string]string{}
-				}
-				t.Options[key] = val
-			} else {
-				if t.Templates == nil {
-					t.Templates = map[string]string{}
-				}
-				t.Templates[key] = val
+			m := &t.Mapping.Option
+			if name == "template" {
+				m = &t.Mapping.Template
 			}
+			if *m == nil {
+				*m = map[string]string{}
+			}
+			(*m)[key] = val
 		case "field":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -164,32 +213,10 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("field %s: source %q must be kind:arg (form:, query:, param:, json:, xml:, header:, path:, basic:, any:) or body", args[0], s)
 				}
 			}
-			if t.Fields == nil {
-				t.Fields = map[string][]string{}
+			if t.Mapping.Field == nil {
+				t.Mapping.Field = map[string][]string{}
 			}
-			t.Fields[args[0]] = args[1:]
-		case "name", "edge", "region":
-			if err := once(name); err != nil {
-				return err
-			}
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
-			}
-			switch name {
-			case "name":
-				t.Name = val
-			case "edge":
-				t.Edge = val
-			default:
-				t.Region = val
-			}
-		case "sender":
-			s, err := parseSender(d)
-			if err != nil {
-				return err
-			}
-			t.Senders = append(t.Senders, s)
+			t.Mapping.Field[args[0]] = args[1:]
 		case "subaccount":
 			var prefix string
 			if !d.Args(&prefix) || d.NextArg() {
@@ -202,7 +229,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseAccountBlock(d, &sc.AccountConfig); err != nil {
 				return err
 			}
-			t.Subaccounts = append(t.Subaccounts, sc)
+			t.Subaccount = append(t.Subaccount, sc)
 		case "fallback":
 			var label string
 			if !d.Args(&label) || d.NextArg() {
@@ -229,42 +256,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if err != nil || code < 10000 || code > 99999 {
 					return d.Errf("fallback_codes: %q is not a Twilio error code", a)
 				}
-				t.FallbackCodes = append(t.FallbackCodes, code)
-			}
-		case "fallback_on_5xx", "no_dedup", "allow_caller_status_callback", "lenient_numbers":
-			if err := once(name); err != nil {
-				return err
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			switch name {
-			case "no_dedup":
-				t.DisableDedup = true
-			case "fallback_on_5xx":
-				t.FallbackOn5xx = true
-			case "lenient_numbers":
-				t.LenientNumbers = true
-			default:
-				t.AllowCallerStatusCallback = true
-			}
-		case "assume_numbers":
-			if err := once(name); err != nil {
-				return err
-			}
-			if !d.AllArgs(&t.AssumeNumbers) {
-				return d.ArgErr()
-			}
-			if t.AssumeNumbers != "international" && t.AssumeNumbers != "national" {
-				return d.Errf("assume_numbers must be international or national, not %q", t.AssumeNumbers)
-			}
-		case "allow_number_types":
-			if err := once(name); err != nil {
-				return err
-			}
-			t.AllowNumberTypes = d.RemainingArgs()
-			if len(t.AllowNumberTypes) == 0 {
-				return d.ArgErr()
+				t.Resilience.FallbackCodes = append(t.Resilience.FallbackCodes, code)
 			}
 		case "retries", "max_concurrent", "max_queue":
 			if err := once(name); err != nil {
@@ -280,14 +272,14 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			switch name {
 			case "retries":
-				t.Retries = &n
+				t.Resilience.Retries = &n
 			case "max_concurrent":
 				if n == 0 {
 					return d.Errf("max_concurrent must be at least 1")
 				}
-				t.MaxConcurrent = n
+				t.Resilience.MaxConcurrent = n
 			default:
-				t.MaxQueue = &n
+				t.Resilience.MaxQueue = &n
 			}
 		case "breaker":
 			if err := once(name); err != nil {
@@ -305,8 +297,8 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || dur <= 0 {
 				return d.Errf("breaker: cooldown must be a positive duration")
 			}
-			t.BreakerFailures, t.BreakerCooldown = n, caddy.Duration(dur)
-		case "dedup_window":
+			t.Resilience.Breaker = &BreakerConfig{Failures: n, Cooldown: caddy.Duration(dur)}
+		case "dedup":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -314,11 +306,15 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
 			}
+			if val == "off" {
+				t.Dedup.Off = true
+				continue
+			}
 			dur, err := caddy.ParseDuration(val)
 			if err != nil || dur <= 0 {
-				return d.Errf("dedup_window must be a positive duration (use no_dedup to turn it off)")
+				return d.Errf("dedup: want a positive window (e.g. 2m) or off")
 			}
-			t.DedupWindow = caddy.Duration(dur)
+			t.Dedup.Window = caddy.Duration(dur)
 		case "caller_auth":
 			args := d.RemainingArgs()
 			var id string
@@ -330,13 +326,13 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			switch args[0] {
 			case "header":
-				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "header", Header: args[1], Value: args[2], Name: id})
+				t.Guard.CallerAuth = append(t.Guard.CallerAuth, CallerCredential{Type: "header", Header: args[1], Value: args[2], Name: id})
 			case "basic":
-				t.CallerAuth = append(t.CallerAuth, CallerCredential{Type: "basic", Username: args[1], Password: args[2], Name: id})
+				t.Guard.CallerAuth = append(t.Guard.CallerAuth, CallerCredential{Type: "basic", Username: args[1], Password: args[2], Name: id})
 			default:
 				return d.Errf("caller_auth: type must be header or basic, not %q", args[0])
 			}
-		case "allow_countries", "deny_countries":
+		case "allow_countries", "deny_countries", "allow_number_types":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -344,10 +340,13 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			if name == "allow_countries" {
-				t.AllowCountries = args
-			} else {
-				t.DenyCountries = args
+			switch name {
+			case "allow_countries":
+				t.Guard.AllowCountries = args
+			case "deny_countries":
+				t.Guard.DenyCountries = args
+			default:
+				t.Guard.AllowNumberTypes = args
 			}
 		case "rate_limit":
 			args := d.RemainingArgs()
@@ -365,7 +364,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if args[1] != "off" {
 					return d.Errf("rate_limit %s: want <events> <window>, or off", key)
 				}
-				t.RateLimits = append(t.RateLimits, RateLimitConfig{Key: key, Off: true})
+				t.Guard.RateLimit = append(t.Guard.RateLimit, RateLimitConfig{Key: key, Off: true})
 				continue
 			}
 			n, err := strconv.Atoi(args[1])
@@ -376,12 +375,89 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || dur <= 0 {
 				return d.Errf("rate_limit: window must be a positive duration")
 			}
-			t.RateLimits = append(t.RateLimits, RateLimitConfig{Key: key, Events: n, Window: caddy.Duration(dur)})
+			t.Guard.RateLimit = append(t.Guard.RateLimit, RateLimitConfig{Key: key, Events: n, Window: caddy.Duration(dur)})
 		default:
 			return d.Errf("unrecognized twilio_sms subdirective %q", name)
 		}
 	}
 	return nil
+}
+
+// setString sets one single-argument top-level setting.
+func (t *Handler) setString(d *caddyfile.Dispenser, name, val string) error {
+	switch name {
+	case "name":
+		t.Name = val
+	case "mapping":
+		t.Mapping.Use = val
+	case "default_region":
+		t.Mapping.DefaultRegion = val
+	case "assume_numbers":
+		if val != "international" && val != "national" {
+			return d.Errf("assume_numbers must be international or national, not %q", val)
+		}
+		t.Mapping.AssumeNumbers = val
+	case "credentials":
+		if val != CredentialsPassthrough {
+			return d.Errf("credentials takes only passthrough (stored credentials are inferred from auth_token or api_key), not %q", val)
+		}
+		t.Credentials = val
+	case "studio_flow_sid":
+		t.StudioFlowSID = val
+	case "channel":
+		t.Channel = val
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, name string) (caddy.Duration, error) {
+	var val string
+	if !d.AllArgs(&val) {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(val)
+	if err != nil {
+		return 0, d.Errf("%s: %v", name, err)
+	}
+	if dur <= 0 {
+		return 0, d.Errf("%s must be positive", name)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// parseAccountSetting reads one account word (the same at the top of the
+// block, for the main account, and inside subaccount and fallback blocks).
+// It reports whether name was an account word.
+func parseAccountSetting(d *caddyfile.Dispenser, name string, a *AccountConfig, once func(string) error) (bool, error) {
+	switch name {
+	case "account_sid", "auth_token", "from", "messaging_service_sid", "api_url", "studio_url", "edge", "region":
+		if err := once(name); err != nil {
+			return true, err
+		}
+		var val string
+		if !d.AllArgs(&val) {
+			return true, d.ArgErr()
+		}
+		*a.stringSetting(name) = val
+	case "api_key":
+		if err := once(name); err != nil {
+			return true, err
+		}
+		k := &APIKeyConfig{}
+		if !d.AllArgs(&k.SID, &k.Secret) {
+			return true, d.ArgErr()
+		}
+		a.APIKey = k
+	case "sender":
+		s, err := parseSender(d)
+		if err != nil {
+			return true, err
+		}
+		a.Sender = append(a.Sender, s)
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 // parseSender reads `sender <number> [standard|toll_free|short_code] [sms] [voice] [countries <CC>...]`.
@@ -416,32 +492,29 @@ func parseSender(d *caddyfile.Dispenser) (SenderConfig, error) {
 // parseAccountBlock reads the block of a subaccount or fallback account.
 func parseAccountBlock(d *caddyfile.Dispenser, a *AccountConfig) error {
 	seen := map[string]bool{}
+	once := func(name string) error {
+		if seen[name] {
+			return d.Errf("%s is set twice", name)
+		}
+		seen[name] = true
+		return nil
+	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		if name != "sender" {
-			if seen[name] {
-				return d.Errf("%s is set twice", name)
-			}
-			seen[name] = true
-		}
-		switch name {
-		case "name", "account_sid", "auth_token", "from", "messaging_service_sid", "api_url", "studio_url", "edge", "region":
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
-			}
-			*a.stringSetting(name) = val
-		case "api_key":
-			if !d.AllArgs(&a.APIKeySID, &a.APIKeySecret) {
-				return d.ArgErr()
-			}
-		case "sender":
-			s, err := parseSender(d)
-			if err != nil {
+		if name == "name" {
+			if err := once(name); err != nil {
 				return err
 			}
-			a.Senders = append(a.Senders, s)
-		default:
+			if !d.AllArgs(&a.Name) {
+				return d.ArgErr()
+			}
+			continue
+		}
+		ok, err := parseAccountSetting(d, name, a, once)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return d.Errf("unrecognized account subdirective %q", name)
 		}
 	}
@@ -456,8 +529,6 @@ func parseAccountBlock(d *caddyfile.Dispenser, a *AccountConfig) error {
 
 func (a *AccountConfig) stringSetting(name string) *string {
 	switch name {
-	case "name":
-		return &a.Name
 	case "account_sid":
 		return &a.AccountSID
 	case "auth_token":
@@ -476,34 +547,6 @@ func (a *AccountConfig) stringSetting(name string) *string {
 		return &a.Region
 	}
 	panic("twilio_sms: no account setting " + name)
-}
-
-func (t *Handler) stringSetting(name string) *string {
-	switch name {
-	case "mapping":
-		return &t.Mapping
-	case "credentials":
-		return &t.Credentials
-	case "account_sid":
-		return &t.AccountSID
-	case "auth_token":
-		return &t.AuthToken
-	case "from":
-		return &t.From
-	case "messaging_service_sid":
-		return &t.MessagingServiceSID
-	case "studio_flow_sid":
-		return &t.StudioFlowSID
-	case "channel":
-		return &t.Channel
-	case "api_url":
-		return &t.APIURL
-	case "studio_url":
-		return &t.StudioURL
-	case "default_region":
-		return &t.DefaultRegion
-	}
-	panic("twilio_sms: no string setting " + name)
 }
 
 var _ caddyfile.Unmarshaler = (*Handler)(nil)

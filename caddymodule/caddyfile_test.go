@@ -55,7 +55,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{
 			name:  "mapping as argument, empty block",
 			input: "twilio_sms generic {\n}",
-			want:  Handler{Mapping: "generic"},
+			want:  Handler{Mapping: MappingConfig{Use: "generic"}},
 		},
 		{
 			name: "quick start",
@@ -68,8 +68,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				timeout     3s
 			}`,
 			want: Handler{
-				Mapping: "generic", AccountSID: "AC00000000000000000000000000000001", AuthToken: "quickstart-token",
-				From: "+15005550006", APIURL: "http://127.0.0.1:8081", StudioURL: "http://127.0.0.1:8081", Timeout: dur("3s"),
+				Mapping: MappingConfig{Use: "generic"},
+				Account: AccountConfig{AccountSID: "AC00000000000000000000000000000001", AuthToken: "quickstart-token",
+					From: "+15005550006", APIURL: "http://127.0.0.1:8081", StudioURL: "http://127.0.0.1:8081"},
+				Resilience: ResilienceConfig{Timeout: dur("3s")},
 			},
 		},
 		{
@@ -79,23 +81,22 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				account_sid {env.TWILIO_ACCOUNT_SID}
 				auth_token  {file./run/secrets/twilio_token}
 			}`,
-			want: Handler{Mapping: "./mappings/custom.json", AccountSID: "{env.TWILIO_ACCOUNT_SID}", AuthToken: "{file./run/secrets/twilio_token}"},
+			want: Handler{Mapping: MappingConfig{Use: "./mappings/custom.json"}, Account: AccountConfig{AccountSID: "{env.TWILIO_ACCOUNT_SID}", AuthToken: "{file./run/secrets/twilio_token}"}},
 		},
 		{
-			name: "api_key implies credentials api_key",
+			name: "api_key: the credentials are inferred from what is set",
 			input: `twilio_sms {
 				account_sid ` + cfMain + `
 				api_key ` + cfKey + ` key-secret
 			}`,
-			want: Handler{Credentials: CredentialsAPIKey, AccountSID: cfMain, APIKeySID: cfKey, APIKeySecret: "key-secret"},
+			want: Handler{Account: AccountConfig{AccountSID: cfMain, APIKey: &APIKeyConfig{SID: cfKey, Secret: "key-secret"}}},
 		},
 		{
-			name: "explicit credentials before api_key wins",
+			name: "credentials passthrough",
 			input: `twilio_sms {
 				credentials passthrough
-				api_key ` + cfKey + ` key-secret
 			}`,
-			want: Handler{Credentials: CredentialsPassthrough, APIKeySID: cfKey, APIKeySecret: "key-secret"},
+			want: Handler{Credentials: CredentialsPassthrough},
 		},
 		{
 			name: "NetIQ sender form and messaging service",
@@ -103,7 +104,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				from 91\9191919191
 				messaging_service_sid ` + cfMG + `
 			}`,
-			want: Handler{Mapping: "netiq", From: `91\9191919191`, MessagingServiceSID: cfMG},
+			want: Handler{Mapping: MappingConfig{Use: "netiq"}, Account: AccountConfig{From: `91\9191919191`, MessagingServiceSID: cfMG}},
 		},
 		{
 			name: "typed senders (PingOne origination list)",
@@ -113,12 +114,12 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				sender +14155550100
 				sender +442071234567 voice standard
 			}`,
-			want: Handler{Senders: []SenderConfig{
+			want: Handler{Account: AccountConfig{Sender: []SenderConfig{
 				{Number: "894546", Type: "short_code", Channels: []string{"sms"}},
 				{Number: "+18005550199", Type: "toll_free", Channels: []string{"sms", "voice"}, Countries: []string{"US", "CA"}},
 				{Number: "+14155550100"},
 				{Number: "+442071234567", Type: "standard", Channels: []string{"voice"}},
-			}},
+			}}},
 		},
 		{
 			name: "subaccounts by dialing code (NetIQ)",
@@ -146,11 +147,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					region au1
 				}
 			}`,
-			want: Handler{Subaccounts: []SubaccountConfig{
+			want: Handler{Subaccount: []SubaccountConfig{
 				{Prefix: "+91", AccountConfig: AccountConfig{Name: "india", AccountSID: cfSub, AuthToken: "sub-token", From: `91\9191919191`}},
-				{Prefix: "44", AccountConfig: AccountConfig{Name: "uk", AccountSID: cfBack, APIKeySID: cfKey, APIKeySecret: "key-secret",
+				{Prefix: "44", AccountConfig: AccountConfig{Name: "uk", AccountSID: cfBack, APIKey: &APIKeyConfig{SID: cfKey, Secret: "key-secret"},
 					MessagingServiceSID: cfMG, APIURL: "https://api.example.test", StudioURL: "https://studio.example.test"}},
-				{Prefix: "+1876", AccountConfig: AccountConfig{Name: "jamaica", AccountSID: cfSub, Edge: "sydney", Region: "au1", Senders: []SenderConfig{
+				{Prefix: "+1876", AccountConfig: AccountConfig{Name: "jamaica", AccountSID: cfSub, Edge: "sydney", Region: "au1", Sender: []SenderConfig{
 					{Number: "+18765550123", Type: "standard", Channels: []string{"sms"}, Countries: []string{"JM"}},
 					{Number: "894546", Type: "short_code"},
 				}}},
@@ -175,7 +176,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					{Name: "backup", AccountSID: cfBack, AuthToken: "back-token"},
 					{Name: "renamed", AccountSID: cfSub},
 				},
-				FallbackCodes: []int{21606, 21611}, FallbackOn5xx: true,
+				Resilience: ResilienceConfig{FallbackCodes: []int{21606, 21611}, FallbackOn5xx: true},
 			},
 		},
 		{
@@ -185,17 +186,18 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				max_concurrent 8
 				max_queue 64
 				breaker 3 10s
-				dedup_window 90s
+				dedup 90s
 				timeout 2.5s
 				dial_timeout 500ms
 			}`,
-			want: Handler{Retries: intPtr(0), MaxConcurrent: 8, MaxQueue: intPtr(64), BreakerFailures: 3, BreakerCooldown: dur("10s"),
-				DedupWindow: dur("90s"), Timeout: dur("2.5s"), DialTimeout: dur("500ms")},
+			want: Handler{Resilience: ResilienceConfig{Retries: intPtr(0), MaxConcurrent: 8, MaxQueue: intPtr(64),
+				Breaker: &BreakerConfig{Failures: 3, Cooldown: dur("10s")}, Timeout: dur("2.5s"), DialTimeout: dur("500ms")},
+				Dedup: DedupConfig{Window: dur("90s")}},
 		},
 		{
-			name:  "no_dedup",
-			input: "twilio_sms {\n no_dedup\n}",
-			want:  Handler{DisableDedup: true},
+			name:  "dedup off",
+			input: "twilio_sms {\n dedup off\n}",
+			want:  Handler{Dedup: DedupConfig{Off: true}},
 		},
 		{
 			name: "guards",
@@ -207,16 +209,31 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				deny_countries KP
 				rate_limit destination 3 10m
 				rate_limit caller 100 1m
+				allow_number_types premium_rate uan
+				time_limit 60s
+				allow_caller_status_callback
 			}`,
-			want: Handler{
+			want: Handler{Guard: GuardConfig{
 				CallerAuth: []CallerCredential{
 					{Type: "header", Header: "X-Api-Key", Value: "key-value"},
 					{Type: "basic", Username: "idp", Password: "idp-password"},
 					{Type: "header", Header: "Authorization", Value: "Bearer abc def"},
 				},
 				AllowCountries: []string{"US", "GB", "IN"}, DenyCountries: []string{"KP"},
-				RateLimits: []RateLimitConfig{{Key: "destination", Events: 3, Window: dur("10m")}, {Key: "caller", Events: 100, Window: dur("1m")}},
-			},
+				RateLimit:        []RateLimitConfig{{Key: "destination", Events: 3, Window: dur("10m")}, {Key: "caller", Events: 100, Window: dur("1m")}},
+				AllowNumberTypes: []string{"premium_rate", "uan"}, TimeLimit: dur("60s"), AllowCallerStatusCallback: true,
+			}},
+		},
+		{
+			name: "a caller credential's identity, a limit turned off",
+			input: `twilio_sms {
+				caller_auth header X-Api-Key key-value name okta
+				rate_limit destination off
+			}`,
+			want: Handler{Guard: GuardConfig{
+				CallerAuth: []CallerCredential{{Type: "header", Header: "X-Api-Key", Value: "key-value", Name: "okta"}},
+				RateLimit:  []RateLimitConfig{{Key: "destination", Off: true}},
+			}},
 		},
 		{
 			name: "mapping overrides",
@@ -230,18 +247,22 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				name ads-prod
 				default_region IN
 				lenient_numbers
+				assume_numbers international
 				channel voice
 				studio_flow_sid ` + cfFlow + `
 				edge dublin
 				region ie1
 			}`,
 			want: Handler{
-				Mapping:   "adselfservice",
-				Options:   map[string]string{"success_marker": "<sid>", "failure_marker": "<Code>"},
-				Templates: map[string]string{"SignIn": "Your sign-in code is {{code}}", "Register": "Welcome: {{code}}"},
-				Fields:    map[string][]string{"to": {"form:mobileNumber", "query:mobile"}, "message": {"body"}},
-				Name:      "ads-prod", DefaultRegion: "IN", LenientNumbers: true, Channel: "voice", StudioFlowSID: cfFlow,
-				Edge: "dublin", Region: "ie1",
+				Mapping: MappingConfig{
+					Use:           "adselfservice",
+					Option:        map[string]string{"success_marker": "<sid>", "failure_marker": "<Code>"},
+					Template:      map[string]string{"SignIn": "Your sign-in code is {{code}}", "Register": "Welcome: {{code}}"},
+					Field:         map[string][]string{"to": {"form:mobileNumber", "query:mobile"}, "message": {"body"}},
+					DefaultRegion: "IN", LenientNumbers: true, AssumeNumbers: "international",
+				},
+				Name: "ads-prod", Channel: "voice", StudioFlowSID: cfFlow,
+				Account: AccountConfig{Edge: "dublin", Region: "ie1"},
 			},
 		},
 	}
@@ -279,7 +300,14 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"mapping twice", block("mapping generic", "mapping netiq"), "mapping is set twice"},
 		{"string setting without value", block("account_sid"), argErr},
 		{"string setting with two values", block("auth_token a b"), argErr},
-		{"credentials twice", block("credentials stored", "credentials passthrough"), "credentials is set twice"},
+		{"credentials twice", block("credentials passthrough", "credentials passthrough"), "credentials is set twice"},
+		{"credentials other than passthrough", block("credentials stored"), "credentials takes only passthrough"},
+		{"assume_numbers unknown", block("assume_numbers local"), "assume_numbers must be international or national"},
+		{"allow_number_types without types", block("allow_number_types"), argErr},
+		{"time_limit zero", block("time_limit 0s"), "time_limit must be positive"},
+		{"rate_limit off with events", block("rate_limit destination off 1m"), "rate_limit: events must be a positive integer"},
+		{"rate_limit with a wrong word", block("rate_limit destination none"), "want <events> <window>, or off"},
+		{"caller_auth with a name but no identity", block("caller_auth header X-Api-Key v name"), argErr},
 		{"from twice", block("from +15005550006", "from +15005550006"), "from is set twice"},
 		{"default_region twice", block("default_region US", "default_region GB"), "default_region is set twice"},
 		{"api_key with one argument", block("api_key " + cfKey), argErr},
@@ -332,7 +360,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"fallback_codes too long", block("fallback_codes 100000"), `fallback_codes: "100000" is not a Twilio error code`},
 		{"fallback_on_5xx with argument", block("fallback_on_5xx true"), argErr},
 		{"fallback_on_5xx twice", block("fallback_on_5xx", "fallback_on_5xx"), "fallback_on_5xx is set twice"},
-		{"no_dedup twice", block("no_dedup", "no_dedup"), "no_dedup is set twice"},
+		{"dedup twice", block("dedup off", "dedup 1m"), "dedup is set twice"},
 		{"retries without value", block("retries"), argErr},
 		{"retries twice", block("retries 1", "retries 2"), "retries is set twice"},
 		{"retries not a number", block("retries many"), "retries must be a non-negative integer"},
@@ -345,10 +373,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"breaker failures not a number", block("breaker five 30s"), "breaker: failures must be a positive integer"},
 		{"breaker cooldown not a duration", block("breaker 5 later"), "breaker: cooldown must be a positive duration"},
 		{"breaker cooldown zero", block("breaker 5 0s"), "breaker: cooldown must be a positive duration"},
-		{"dedup_window without value", block("dedup_window"), argErr},
-		{"dedup_window twice", block("dedup_window 1m", "dedup_window 2m"), "dedup_window is set twice"},
-		{"dedup_window zero", block("dedup_window 0s"), "dedup_window must be a positive duration (use no_dedup"},
-		{"dedup_window not a duration", block("dedup_window a-while"), "dedup_window must be a positive duration"},
+		{"dedup without value", block("dedup"), argErr},
+		{"dedup zero", block("dedup 0s"), "dedup: want a positive window (e.g. 2m) or off"},
+		{"dedup not a duration", block("dedup a-while"), "dedup: want a positive window"},
 		{"caller_auth with two arguments", block("caller_auth header X-Api-Key"), argErr},
 		{"caller_auth with four arguments", block("caller_auth basic u p extra"), argErr},
 		{"caller_auth unknown type", block("caller_auth bearer X-Api-Key v"), `caller_auth: type must be header or basic, not "bearer"`},
@@ -468,15 +495,16 @@ func TestProvisionErrors(t *testing.T) {
 		want  []string
 	}{
 		{"missing credentials", block("from +15005550006"),
-			[]string{"account_sid and auth_token are required with stored credentials", "{env.TWILIO_AUTH_TOKEN}", "never falls back to the simulator"}},
-		{"missing auth_token", block("account_sid " + cfMain), []string{"account_sid and auth_token are required"}},
-		{"api_key credentials without account_sid", block("api_key " + cfKey + " key-secret-1"), []string{"account_sid, api_key_sid and api_key_secret are required"}},
+			[]string{"account_sid and auth_token (or api_key) are required", "{env.TWILIO_AUTH_TOKEN}", "never falls back to the simulator"}},
+		{"missing auth_token names only it", block("account_sid " + cfMain), []string{`"mapping generic": auth_token (or api_key) is required: use {env.TWILIO_AUTH_TOKEN}, or`}},
+		{"api_key credentials without account_sid", block("api_key " + cfKey + " key-secret-1"), []string{"account_sid is required: use {env.TWILIO_ACCOUNT_SID}, or"}},
+		{"auth_token and api_key together", block(creds, "api_key "+cfKey+" key-secret-3"), []string{"auth_token and api_key are exclusive"}},
+		{"errors name the route", block(creds, "name sms-prod", "channel fax"), []string{`twilio_sms route "sms-prod": channel must be sms or voice`}},
 		{"bad account_sid", block("account_sid AC123", "auth_token "+cfToken), []string{"account_sid must look like AC followed by 32 hex digits"}},
 		{"account_sid of another kind", block("account_sid "+cfKey, "auth_token "+cfToken), []string{"account_sid must look like AC"}},
-		{"bad api_key_sid", block("account_sid "+cfMain, "api_key AC0123 key-secret-2"), []string{"api_key_sid must look like SK"}},
+		{"bad api_key_sid", block("account_sid "+cfMain, "api_key AC0123 key-secret-2"), []string{"api_key: the key SID must look like SK"}},
 		{"bad messaging_service_sid", block(creds, "messaging_service_sid MG123"), []string{"messaging_service_sid must look like MG"}},
 		{"bad studio_flow_sid", block(creds, "studio_flow_sid FW123"), []string{"studio_flow_sid must look like FW"}},
-		{"unknown credentials", block(creds, "credentials vault"), []string{`credentials must be stored, api_key or passthrough, not "vault"`}},
 		{"passthrough with a stored token", block(creds, "credentials passthrough"), []string{"credentials passthrough", "remove auth_token"}},
 		{"passthrough with subaccounts", block("credentials passthrough", "subaccount +91 {", "name india", "account_sid "+cfSub, "}"),
 			[]string{"credentials passthrough", "subaccount and fallback need stored credentials"}},
@@ -538,7 +566,7 @@ func TestProvisionErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if !strings.HasPrefix(err.Error(), "twilio_sms: ") {
+			if !strings.HasPrefix(err.Error(), "twilio_sms route ") {
 				t.Errorf("error %q does not start with the module name", err)
 			}
 		})
@@ -592,12 +620,14 @@ func TestProvisionDefaults(t *testing.T) {
 	t.Parallel()
 	h := mustProvision(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\nfrom +15005550006\n}")
 	want := map[string][2]any{
-		"mapping":      {h.Mapping, "generic"},
-		"credentials":  {h.Credentials, CredentialsStored},
+		"mapping":      {h.Mapping.Use, "generic"},
+		"credentials":  {h.Credentials, ""},
 		"channel":      {h.Channel, "sms"},
-		"timeout":      {time.Duration(h.Timeout), 5 * time.Second},
-		"dial_timeout": {time.Duration(h.DialTimeout), 2 * time.Second},
-		"dedup_window": {time.Duration(h.DedupWindow), 2 * time.Minute},
+		"timeout":      {time.Duration(h.Resilience.Timeout), 5 * time.Second},
+		"dial_timeout": {time.Duration(h.Resilience.DialTimeout), 2 * time.Second},
+		"dedup":        {time.Duration(h.Dedup.Window), 2 * time.Minute},
+		"time_limit":   {time.Duration(h.Guard.TimeLimit), 2 * time.Minute},
+		"destination":  {h.gw.DestinationLimit != nil, true},
 		"name":         {h.Name, "generic"},
 		"api base":     {h.router.Main.APIURL(), "https://api.twilio.com"},
 		"studio base":  {h.router.Main.StudioURL(), "https://studio.twilio.com"},
@@ -623,8 +653,8 @@ func TestProvisionShortTimeout(t *testing.T) {
 			t.Errorf("BUG(short-timeout): timeout %s alone is refused: %v", timeout, err)
 			continue
 		}
-		if h.DialTimeout >= h.Timeout {
-			t.Errorf("timeout %s: dial_timeout %v is not below it", timeout, time.Duration(h.DialTimeout))
+		if h.Resilience.DialTimeout >= h.Resilience.Timeout {
+			t.Errorf("timeout %s: dial_timeout %v is not below it", timeout, time.Duration(h.Resilience.DialTimeout))
 		}
 	}
 }
@@ -640,7 +670,7 @@ http://localhost:9080 {
 	twilio_sms generic {
 		from +15005550006
 	}
-}`), "caddyfile", "account_sid and auth_token are required with stored credentials")
+}`), "caddyfile", "account_sid and auth_token (or api_key) are required")
 
 	caddytest.AssertLoadError(t, withTestGlobals(`
 http://localhost:9080 {
@@ -648,7 +678,7 @@ http://localhost:9080 {
 		account_sid `+cfMain+`
 		auth_token  {env.CADDYMODULE_TEST_UNSET_TOKEN}
 	}
-}`), "caddyfile", "account_sid and auth_token are required")
+}`), "caddyfile", `auth_token (or api_key) is required: use {env.TWILIO_AUTH_TOKEN}, or`)
 
 	caddytest.AssertLoadError(t, withTestGlobals(`
 http://localhost:9080 {
@@ -778,7 +808,7 @@ func TestProvisionSecretPlaceholders(t *testing.T) {
 	hd := mustProvision(t, routeBlock(t, "account_sid {env.CADDYMODULE_TEST_SID}", "auth_token {file."+file+"}",
 		"from +15005550006", "api_url "+sim.URL,
 		"caller_auth basic {env.CADDYMODULE_TEST_CALLER_USER} {env.CADDYMODULE_TEST_CALLER_PASSWORD}"))
-	if hd.AccountSID != main.SID || hd.AuthToken != main.AuthToken {
+	if hd.Account.AccountSID != main.SID || hd.Account.AuthToken != main.AuthToken {
 		t.Fatal("account_sid or auth_token placeholder not resolved (or the file's newline kept)")
 	}
 	r := formRequest(sms(newNumber(t, "US"), newMessage()))
@@ -858,7 +888,7 @@ func TestProvisionQueueSettings(t *testing.T) {
 		{"max_concurrent 1\nmax_queue 0", 1, 0},
 	} {
 		hd := mustProvision(t, "twilio_sms {\naccount_sid "+cfMain+"\nauth_token "+cfToken+"\n"+tt.lines+"\n}")
-		cfg := hd.dispatcher.State.Config()
+		cfg := hd.gw.Dispatcher.State.Config()
 		if cfg.MaxConcurrent != tt.wantConc || cfg.MaxQueue != tt.wantQueue {
 			t.Errorf("BUG(max-queue-zero): %q: max_concurrent %d, max_queue %d; want %d and %d",
 				tt.lines, cfg.MaxConcurrent, cfg.MaxQueue, tt.wantConc, tt.wantQueue)

@@ -26,10 +26,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
-	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/schema"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/mappings"
 )
@@ -162,14 +161,14 @@ func checkConfig(out, stderr io.Writer, file, adapter string) error {
 			route += " (" + h.Name + ")"
 		}
 		var problems []string
-		ref := h.Mapping
+		ref := h.Mapping.Use
 		if ref == "" {
-			ref = "generic"
+			ref = defaultMapping
 		}
 		problems = append(problems, checkMapping(ref)...)
-		timeout := time.Duration(h.Timeout)
+		timeout := time.Duration(h.Resilience.Timeout)
 		if timeout == 0 {
-			timeout = 5 * time.Second
+			timeout = defaultTimeout
 		}
 		if grace > 0 && grace < timeout {
 			problems = append(problems, fmt.Sprintf("the server's grace_period (%v) is shorter than the route's timeout (%v): a reload or stop would cut requests Twilio already took; raise grace_period or lower timeout", grace, timeout))
@@ -200,70 +199,23 @@ func displayRef(ref string) string {
 	return ref
 }
 
-// checkMapping returns the problems of one mapping, each as one line.
+// checkMapping returns the problems of one mapping, each as one line. It
+// loads and compiles the mapping exactly as provisioning does, so `check` and
+// `caddy run` report the same problems in the same words.
 func checkMapping(ref string) []string {
-	file := displayRef(ref)
-	var data []byte
 	if mapping.IsBuiltin(ref) {
-		var ok bool
-		if data, ok = mappings.Read(ref); !ok {
+		if _, ok := mappings.Read(ref); !ok {
 			return []string{fmt.Sprintf("%s: no such built-in mapping (built-in: %s; or give a path to a .json file)", ref, strings.Join(mappings.Names(), ", "))}
 		}
-	} else {
-		var err error
-		if data, err = os.ReadFile(ref); err != nil {
-			return []string{err.Error()}
-		}
 	}
-	if err := schema.Validate(file, data); err != nil {
-		var se *schema.Error
-		if !errors.As(err, &se) {
-			return []string{err.Error()}
-		}
-		lines := make([]string, len(se.Problems))
-		for i, p := range se.Problems {
-			lines[i] = p.String()
-		}
-		return lines
-	}
-	spec, err := mapping.Parse(file, data)
+	spec, file, err := mapping.Load(ref)
 	if err == nil {
 		_, err = mapping.Compile(spec, file, mapping.Config{Phone: phone.Normalizer{}})
 	}
 	if err != nil {
-		return []string{configProblem(file, data, err)}
+		return strings.Split(err.Error(), "\n")
 	}
 	return nil
-}
-
-// configProblem renders a mapping error as file:line:col: part: message, finding
-// the position of the part it names when the error has none.
-func configProblem(file string, data []byte, err error) string {
-	var ce *mapping.ConfigError
-	if !errors.As(err, &ce) {
-		return err.Error()
-	}
-	where, msg := ce.Where, ce.Err.Error()
-	if where == "" {
-		// Reply errors carry their part in the message: "reply.success[0].status: ...".
-		if part, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(part, "reply.") {
-			where, msg = part, rest
-		}
-	}
-	pos := ce.Pos
-	if pos == "" && where != "" {
-		if line, col := schema.Position(data, where); line > 0 {
-			pos = fmt.Sprintf("%d:%d", line, col)
-		}
-	}
-	s := file
-	if pos != "" {
-		s += ":" + pos
-	}
-	if where != "" {
-		s += ": " + where
-	}
-	return s + ": " + msg
 }
 
 // --- explain and test: finding and provisioning a route's handler ---
@@ -570,41 +522,55 @@ func runExplain(cmd *cobra.Command, f *routeFlags) error {
 		return failed()
 	}
 	defer cleanup()
-	ex, err := h.Explain(r)
+	res, err := explain(out, h, r)
 	if err != nil {
 		fmt.Fprintf(errOut, "explaining the request: %v\n", err)
 		return failed()
 	}
-	printExplanation(out, h, ex)
+	if !res.OK {
+		return failed() // the route would refuse it: say so in the exit status
+	}
 	return nil
 }
 
 const masked = "••••"
 
-func printExplanation(w io.Writer, h *Handler, ex *Explanation) {
-	fmt.Fprintf(w, "Mapping: %s\n", ex.Mapping)
-	if ex.Invalid != nil {
-		fmt.Fprintf(w, "\nNothing would be sent: %s\n", ex.Invalid.Error())
-		printReply(w, "\nThe caller would get (invalid request):", ex.InvalidReply)
-		return
+// explain runs the request through the route's gateway with sending switched
+// off and prints the plan, the exact Twilio requests and the answers.
+func explain(w io.Writer, h *Handler, r *http.Request) (*mapping.Result, error) {
+	dry := h.gw.Serve(gateway.Inbound{Request: r, ClientIP: "127.0.0.1"}, gateway.DryRun)
+	if dry.Err != nil {
+		return nil, dry.Err
 	}
-	for i, req := range ex.Requests {
+	fmt.Fprintf(w, "Mapping: %s\n", h.mapping.Name())
+	res := dry.Result
+	if !res.OK {
+		reason := res.Reason
+		if reason == "" {
+			reason = res.Outcome
+		}
+		fmt.Fprintf(w, "\nNothing would be sent (%s): %s\n", res.Outcome, reason)
+		printReply(w, "\nThe caller would get:", dry.Reply)
+		return res, nil
+	}
+	for i, req := range dry.Requests {
 		label := "Twilio request"
 		if i > 0 {
 			label = fmt.Sprintf("Fallback %d", i)
 		}
-		acct := ""
-		if i < len(ex.Accounts) {
-			acct = ex.Accounts[i]
-		}
-		fmt.Fprintf(w, "\n%s (account %s):\n", label, acct)
+		fmt.Fprintf(w, "\n%s (account %s):\n", label, dry.Plan[i])
 		printTwilioRequest(w, h, req)
 	}
-	printReply(w, "\nIf Twilio accepts, the caller gets:", ex.SuccessReply)
-	printReply(w, "\nIf Twilio refuses (21211, not a valid phone number), the caller gets:", ex.FailureReply)
-	if ex.InvalidReply != nil {
-		printReply(w, "\nIf the request is invalid, the caller gets:", ex.InvalidReply)
+	printReply(w, fmt.Sprintf("\nIf Twilio accepts (%s %s), the caller gets:", res.Sid[:2]+"…", res.Status), dry.Reply)
+	bad := &mapping.Result{Outcome: mapping.OutcomeRejected, API: res.API, HTTPStatus: 400, ErrorCode: 21211,
+		ErrorMessage: "The 'To' number is not a valid phone number.", MoreInfo: "https://www.twilio.com/docs/errors/21211",
+		Account: res.Account, AccountSID: res.AccountSID}
+	failure, err := h.mapping.Reply(dry.Values, bad)
+	if err != nil {
+		return nil, err
 	}
+	printReply(w, "\nIf Twilio refuses (21211, not a valid phone number), the caller gets:", failure)
+	return res, nil
 }
 
 func printTwilioRequest(w io.Writer, h *Handler, req *twilio.Request) {
@@ -704,46 +670,23 @@ func runTest(cmd *cobra.Command, f *routeFlags, to, message string) error {
 		r = httptest.NewRequest(http.MethodPost, "http://localhost"+path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	// Explain a copy first: when the request is invalid it names the field and why.
-	body, _ := io.ReadAll(r.Body)
-	probe := r.Clone(r.Context())
-	probe.Body = io.NopCloser(bytes.NewReader(body))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	var invalid string
-	ex, err := h.Explain(probe)
-	var ie *mapping.InputError
-	var nse *dispatch.NoSenderError
-	switch {
-	case err == nil && ex.Invalid != nil:
-		invalid = ex.Invalid.Error()
-	case errors.As(err, &ie):
-		invalid = ie.Error()
-	case errors.As(err, &nse):
-		invalid = `field "from": ` + nse.Error() // as ServeHTTP words it
-	}
-
-	repl := caddy.NewReplacer()
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	rec := httptest.NewRecorder()
-	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
-	if err := h.ServeHTTP(rec, r, next); err != nil {
-		fmt.Fprintf(errOut, "the handler failed: %v\n", err)
+	sent := h.gw.Serve(gateway.Inbound{Request: r, ClientIP: "127.0.0.1"}, gateway.Send)
+	if sent.Err != nil {
+		fmt.Fprintf(errOut, "the mapping failed: %v\n", sent.Err)
 		return failed()
 	}
-	get := func(name string) string {
-		v, _ := repl.GetString("http.twilio_sms." + name)
-		return v
-	}
-	outcome := get("outcome")
-	if outcome == mapping.OutcomeInvalid && invalid != "" {
-		fmt.Fprintf(out, "Nothing was sent: %s\n", invalid)
+	res := sent.Result
+	if res.Outcome == mapping.OutcomeInvalid && res.Reason != "" {
+		fmt.Fprintf(out, "Nothing was sent: %s\n", res.Reason)
 	} else {
-		fmt.Fprintln(out, describeOutcome(outcome, get("sid"), get("status"), get("account"), get("api"), get("error_code")))
+		code := ""
+		if res.ErrorCode != 0 {
+			code = strconv.Itoa(res.ErrorCode)
+		}
+		fmt.Fprintln(out, describeOutcome(res.Outcome, res.Sid, res.Status, res.Account, res.API, code))
 	}
-	res := rec.Result()
-	answer, _ := io.ReadAll(res.Body)
-	printReply(out, "\nThe caller got:", &mapping.Reply{Status: res.StatusCode, Header: res.Header, Body: answer})
-	if outcome != mapping.OutcomeAccepted {
+	printReply(out, "\nThe caller got:", sent.Reply)
+	if res.Outcome != mapping.OutcomeAccepted {
 		return failed()
 	}
 	return nil

@@ -130,7 +130,7 @@ func testConfig(t *testing.T) string {
 			api_url     %[3]s
 			studio_url  %[3]s
 			timeout     3s
-			no_dedup
+			dedup off
 		}
 	}
 	route /voice {
@@ -140,7 +140,7 @@ func testConfig(t *testing.T) string {
 			from        +15005550006
 			api_url     %[3]s
 			channel     voice
-			no_dedup
+			dedup off
 		}
 	}
 }
@@ -173,7 +173,7 @@ func TestCommandExplain(t *testing.T) {
 				"/2010-04-01/Accounts/" + testAccount + "/Messages.json",
 				"  Basic user: " + testAccount + "  password: ••••",
 				"  Body=Your code is 123456\n  From=+15005550006\n  To=+15005550006\n",
-				"If Twilio accepts, the caller gets:\n  HTTP 200 OK\n  Content-Type: application/json\n",
+				"If Twilio accepts (SM… queued), the caller gets:\n  HTTP 200 OK\n  Content-Type: application/json\n",
 				`"sid":"SM00000000000000000000000000000000"`,
 				"If Twilio refuses (21211",
 				"HTTP 400 Bad Request",
@@ -184,12 +184,12 @@ func TestCommandExplain(t *testing.T) {
 		{
 			name: "from stdin, voice route chosen by --path", stdin: sampleRequest,
 			args: []string{"--config", config, "--request", "-", "--path", "/voice"}, status: 0,
-			want: []string{"/Calls.json", "  Twiml=<Response><Say"},
+			want: []string{"/Calls.json", "  TimeLimit=120\n", "  Twiml=<Response><Say", "If Twilio accepts (CA… queued)", `"sid":"CA00000000000000000000000000000000"`},
 		},
 		{
-			name: "invalid request",
-			args: []string{"--config", config, "--request", invalidFile}, status: 0,
-			want:   []string{`Nothing would be sent: field "message" is required`, "HTTP 400 Bad Request", `"field":"message"`},
+			name: "invalid request: exit status 1, as the route would refuse it",
+			args: []string{"--config", config, "--request", invalidFile}, status: 1,
+			want:   []string{`Nothing would be sent (invalid): field "message" is required`, "HTTP 400 Bad Request", `"field":"message"`},
 			absent: []string{"Twilio request"},
 		},
 		{

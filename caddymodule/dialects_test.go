@@ -225,7 +225,7 @@ func TestDialectADSelfService(t *testing.T) {
 			from           +15005550006
 			default_region US
 			api_url        {sim}
-			no_dedup
+			dedup off
 		}
 	}
 	route /custom {
@@ -239,7 +239,7 @@ func TestDialectADSelfService(t *testing.T) {
 			option         failure_marker FAILED
 			field          to any:cell
 			field          message any:sms_text
-			no_dedup
+			dedup off
 		}
 	}
 }`)
@@ -306,7 +306,7 @@ func TestDialectPingOne(t *testing.T) {
 			name        pingone-sms
 			credentials passthrough
 			api_url     {sim}
-			no_dedup
+			dedup off
 			rate_limit  destination off
 		}
 	}
@@ -317,7 +317,7 @@ func TestDialectPingOne(t *testing.T) {
 			studio_flow_sid `+flow+`
 			api_url         {sim}
 			studio_url      {sim}
-			no_dedup
+			dedup off
 			rate_limit      destination off
 		}
 	}
@@ -327,7 +327,7 @@ func TestDialectPingOne(t *testing.T) {
 			credentials passthrough
 			channel     voice
 			api_url     {sim}
-			no_dedup
+			dedup off
 			rate_limit  destination off
 		}
 	}
@@ -416,7 +416,7 @@ func TestDialectNetIQ(t *testing.T) {
 			name        netiq
 			credentials passthrough
 			api_url     {sim}
-			no_dedup
+			dedup off
 			rate_limit  destination off
 		}
 	}
@@ -426,7 +426,7 @@ func TestDialectNetIQ(t *testing.T) {
 			credentials           passthrough
 			messaging_service_sid `+service+`
 			api_url               {sim}
-			no_dedup
+			dedup off
 		}
 	}
 	route /netiq/sender {
@@ -435,7 +435,7 @@ func TestDialectNetIQ(t *testing.T) {
 			credentials passthrough
 			from        91\9876543210
 			api_url     {sim}
-			no_dedup
+			dedup off
 			rate_limit  destination off
 		}
 	}
@@ -502,7 +502,7 @@ func TestDialectLogto(t *testing.T) {
 			messaging_service_sid `+service+`
 			api_url               {sim}
 			template              SignIn "Ваш код: {{code}} & \"welcome\" <Logto>"
-			no_dedup
+			dedup off
 		}
 	}
 	route /logto/norisk {
@@ -512,7 +512,7 @@ func TestDialectLogto(t *testing.T) {
 			messaging_service_sid `+service+`
 			api_url               {sim}
 			option                risk_check disable
-			no_dedup
+			dedup off
 		}
 	}
 }`)
@@ -576,7 +576,7 @@ func TestDialectTwilio(t *testing.T) {
 			name        twilio-passthrough
 			credentials passthrough
 			api_url     {sim}
-			no_dedup
+			dedup off
 			rate_limit  destination off
 		}
 	}

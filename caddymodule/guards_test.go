@@ -334,9 +334,9 @@ func TestDedup(t *testing.T) {
 		}
 	})
 
-	t.Run("no_dedup sends every repeat", func(t *testing.T) {
+	t.Run("dedup off sends every repeat", func(t *testing.T) {
 		t.Parallel()
-		sim, _, hd := setup(t, "no_dedup")
+		sim, _, hd := setup(t, "dedup off")
 		form := sms(newNumber(t, "US"), newMessage())
 		a, b := serveRequest(t, hd, formRequest(form)), serveRequest(t, hd, formRequest(form))
 		wantOK(t, a)
@@ -437,7 +437,7 @@ func TestReloadKeepsState(t *testing.T) {
 	if h2.mapping != h1.mapping {
 		t.Error("the mapping was compiled again for an identical config")
 	}
-	if h2.dispatcher.State != h1.dispatcher.State || h2.guards.dedup != h1.guards.dedup || h2.guards.byDestination != h1.guards.byDestination {
+	if h2.gw.Dispatcher.State != h1.gw.Dispatcher.State || h2.gw.Dedup != h1.gw.Dedup || h2.gw.DestinationLimit != h1.gw.DestinationLimit {
 		t.Error("breaker, dedup or rate-limit state was not carried over")
 	}
 	records := len(sim.records(""))
@@ -456,7 +456,7 @@ func TestReloadKeepsState(t *testing.T) {
 	if h3.mapping != h2.mapping {
 		t.Error("the mapping was compiled again although its settings did not change")
 	}
-	if h3.dispatcher.State != h2.dispatcher.State || h3.guards.byDestination != h2.guards.byDestination {
+	if h3.gw.Dispatcher.State != h2.gw.Dispatcher.State || h3.gw.DestinationLimit != h2.gw.DestinationLimit {
 		t.Error("a changed breaker or limit setting replaced the live state instead of updating it")
 	}
 	records = len(sim.records(""))

@@ -71,6 +71,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/simulator"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twiliotest"
@@ -583,4 +584,14 @@ func postForm(t testing.TB, tester *caddytest.Tester, path string, form url.Valu
 		t.Fatalf("POST %s: %v", path, err)
 	}
 	return readAnswer(t, resp)
+}
+
+// dryRun runs r through hd's gateway with sending switched off.
+func dryRun(t testing.TB, hd *Handler, r *http.Request) *gateway.Outcome {
+	t.Helper()
+	out := hd.gw.Serve(gateway.Inbound{Request: r, ClientIP: "127.0.0.1"}, gateway.DryRun)
+	if out.Err != nil {
+		t.Fatalf("dry run: %v", out.Err)
+	}
+	return out
 }

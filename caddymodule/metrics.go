@@ -8,21 +8,23 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 )
 
 // Metrics exported to Caddy's metrics registry (the admin endpoint's /metrics):
 //
-//	twilio_sms_requests_total{route,mapping,api,outcome,error_code}    counter
-//	twilio_sms_upstream_duration_seconds{account,api,status_class}     histogram
-//	twilio_sms_retries_total{account}                                  counter
-//	twilio_sms_fallbacks_total{from,to}                                counter
-//	twilio_sms_breaker_state{account,state}                            gauge, 1 for the current state
-//	twilio_sms_duplicates_suppressed_total{route}                      counter
-//	twilio_sms_rate_limited_total{route,kind}                          counter, kind destination or caller
-//	twilio_sms_blocked_total{route,kind}                               counter, kind country or a number type
-//	twilio_sms_dedup_full_total{route}                                 counter
-//	twilio_sms_upstream_in_flight{account}                             gauge
-//	twilio_sms_upstream_queue_waiting{account}                         gauge
+//	caddy_twilio_sms_requests_total{route,mapping,api,outcome,error_code}    counter
+//	caddy_twilio_sms_upstream_duration_seconds{account,api,status_class}     histogram
+//	caddy_twilio_sms_upstream_retries_total{account}                         counter
+//	caddy_twilio_sms_fallbacks_total{from,to}                                counter
+//	caddy_twilio_sms_breaker_state{account,state}                            gauge, 1 for the current state
+//	caddy_twilio_sms_duplicates_suppressed_total{route}                      counter
+//	caddy_twilio_sms_rate_limited_total{route,kind}                          counter, kind destination or caller
+//	caddy_twilio_sms_blocked_total{route,kind}                               counter, kind country or a number type
+//	caddy_twilio_sms_dedup_full_refused_total{route}                         counter
+//	caddy_twilio_sms_upstream_in_flight{account}                             gauge
+//	caddy_twilio_sms_upstream_queue_waiting{account}                         gauge
 //
 // Label values come only from configuration and from bounded sets: route names,
 // account labels, mapping names, API names, outcomes, Twilio error codes and
@@ -46,7 +48,7 @@ type metrics struct {
 	waiting      *prometheus.GaugeVec
 }
 
-// Breaker states, as the state label of twilio_sms_breaker_state.
+// Breaker states, as the state label of caddy_twilio_sms_breaker_state.
 const (
 	breakerClosed   = "closed"
 	breakerOpen     = "open"
@@ -65,7 +67,7 @@ var (
 )
 
 func newMetrics() *metrics {
-	const ns = "twilio_sms"
+	const ns = "caddy_twilio_sms"
 	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "requests_total",
@@ -77,7 +79,7 @@ func newMetrics() *metrics {
 			Buckets: upstreamBuckets,
 		}, []string{"account", "api", "status_class"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "retries_total",
+			Namespace: ns, Name: "upstream_retries_total",
 			Help: "Calls to Twilio repeated after a failure that guaranteed nothing was sent, by account label.",
 		}, []string{"account"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -101,7 +103,7 @@ func newMetrics() *metrics {
 			Help: "Requests refused for their destination, by route and kind (country, or a number type such as premium_rate).",
 		}, []string{"route", "kind"}),
 		dedupFulls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "dedup_full_total",
+			Namespace: ns, Name: "dedup_full_refused_total",
 			Help: "Requests refused with 503 because the duplicate-suppression cache was full, by route.",
 		}, []string{"route"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -153,7 +155,8 @@ func (m *metrics) request(route, mapping, api, outcome string, errorCode int) {
 }
 
 // upstream observes one call to Twilio; status 0 means no HTTP answer was read.
-func (m *metrics) upstream(account, api string, status int, d time.Duration) {
+// Upstream implements gateway.Observer.
+func (m *metrics) Upstream(account, api string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -161,7 +164,8 @@ func (m *metrics) upstream(account, api string, status int, d time.Duration) {
 }
 
 // retry counts one repeated call to Twilio.
-func (m *metrics) retry(account string) {
+// Retry implements gateway.Observer.
+func (m *metrics) Retry(account string) {
 	if m == nil {
 		return
 	}
@@ -169,15 +173,17 @@ func (m *metrics) retry(account string) {
 }
 
 // fallback counts one move from account from to account to.
-func (m *metrics) fallback(from, to string) {
+// Fallback implements gateway.Observer.
+func (m *metrics) Fallback(from, to string) {
 	if m == nil {
 		return
 	}
 	m.fallbacks.WithLabelValues(from, to).Inc()
 }
 
-// breaker records an account's breaker state: closed, open or half_open.
-func (m *metrics) breaker(account, state string) {
+// AccountState implements gateway.Observer: an account's breaker state
+// (closed, open or half_open), its calls in flight and requests waiting.
+func (m *metrics) AccountState(account, state string, inFlight, waiting int) {
 	if m == nil {
 		return
 	}
@@ -188,31 +194,26 @@ func (m *metrics) breaker(account, state string) {
 		}
 		m.breakerState.WithLabelValues(account, s).Set(v)
 	}
+	m.inFlight.WithLabelValues(account).Set(float64(inFlight))
+	m.waiting.WithLabelValues(account).Set(float64(waiting))
 }
 
 // duplicate counts one request answered from the duplicate cache.
-func (m *metrics) duplicate(route string) {
+// Duplicate implements gateway.Observer.
+func (m *metrics) Duplicate(route string) {
 	if m == nil {
 		return
 	}
 	m.duplicates.WithLabelValues(route).Inc()
 }
 
-// rateLimited counts one request refused by a limit: destination, caller or country.
-func (m *metrics) rateLimited(route, kind string) {
+// RateLimited counts one request refused by a rate limit: destination or caller.
+// RateLimited implements gateway.Observer.
+func (m *metrics) RateLimited(route, kind string) {
 	if m == nil {
 		return
 	}
 	m.rateLimits.WithLabelValues(route, kind).Inc()
-}
-
-// queue records an account's calls in flight and requests waiting for a slot.
-func (m *metrics) queue(account string, inFlight, waiting int) {
-	if m == nil {
-		return
-	}
-	m.inFlight.WithLabelValues(account).Set(float64(inFlight))
-	m.waiting.WithLabelValues(account).Set(float64(waiting))
 }
 
 func statusClass(status int) string {
@@ -230,7 +231,8 @@ func statusClass(status int) string {
 }
 
 // blocked counts a request refused for its destination (country or number type).
-func (m *metrics) blocked(route, kind string) {
+// Blocked implements gateway.Observer.
+func (m *metrics) Blocked(route, kind string) {
 	if m == nil {
 		return
 	}
@@ -238,9 +240,12 @@ func (m *metrics) blocked(route, kind string) {
 }
 
 // dedupFull counts a request refused because the dedup cache was full.
-func (m *metrics) dedupFull(route string) {
+// DedupFull implements gateway.Observer.
+func (m *metrics) DedupFull(route string) {
 	if m == nil {
 		return
 	}
 	m.dedupFulls.WithLabelValues(route).Inc()
 }
+
+var _ gateway.Observer = (*metrics)(nil)

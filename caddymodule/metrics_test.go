@@ -50,9 +50,9 @@ func TestMetricsSurviveReload(t *testing.T) {
 	m2.request("reload-route", "generic", "messages", "accepted", 0)
 
 	for i, reg := range []*prometheus.Registry{first.GetMetricsRegistry(), second.GetMetricsRegistry()} {
-		got := gathered(t, reg, "twilio_sms_requests_total", map[string]string{"route": "reload-route"})
+		got := gathered(t, reg, "caddy_twilio_sms_requests_total", map[string]string{"route": "reload-route"})
 		if got != 2 {
-			t.Errorf("registry %d: twilio_sms_requests_total{route=reload-route} = %v, want 2", i, got)
+			t.Errorf("registry %d: caddy_twilio_sms_requests_total{route=reload-route} = %v, want 2", i, got)
 		}
 	}
 }
@@ -61,10 +61,10 @@ func TestMetricsSurviveReload(t *testing.T) {
 // an error, not silently ignored.
 func TestMetricsConflict(t *testing.T) {
 	ctx := newTestContext(t)
-	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twilio_sms_retries_total", Help: "impostor"}, []string{"account"})
+	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caddy_twilio_sms_upstream_retries_total", Help: "impostor"}, []string{"account"})
 	ctx.GetMetricsRegistry().MustRegister(other)
 	if _, err := provisionMetrics(ctx); err == nil {
-		t.Fatal("want an error when another collector owns twilio_sms_retries_total")
+		t.Fatal("want an error when another collector owns caddy_twilio_sms_upstream_retries_total")
 	}
 }
 
@@ -79,19 +79,19 @@ func TestMetricsValues(t *testing.T) {
 	m.request("values-route", "generic", "messages", "accepted", 0)
 	m.request("values-route", "generic", "messages", "rejected", 21211)
 	m.request("values-route", "generic", "messages", "rejected", 21211)
-	m.upstream("values-acct", "messages", 201, 120*time.Millisecond)
-	m.upstream("values-acct", "messages", 400, 80*time.Millisecond)
-	m.upstream("values-acct", "messages", 0, 3*time.Second)
-	m.retry("values-acct")
-	m.fallback("values-acct", "values-backup")
-	m.breaker("values-acct", breakerClosed)
-	m.breaker("values-acct", breakerOpen)
-	m.duplicate("values-route")
-	m.rateLimited("values-route", "destination")
-	m.rateLimited("values-route", "destination")
-	m.rateLimited("values-route", "country")
-	m.queue("values-acct", 7, 3)
-	m.queue("values-acct", 5, 0)
+	m.Upstream("values-acct", "messages", 201, 120*time.Millisecond)
+	m.Upstream("values-acct", "messages", 400, 80*time.Millisecond)
+	m.Upstream("values-acct", "messages", 0, 3*time.Second)
+	m.Retry("values-acct")
+	m.Fallback("values-acct", "values-backup")
+	m.AccountState("values-acct", breakerClosed, 7, 3)
+	m.AccountState("values-acct", breakerOpen, 5, 0)
+	m.Duplicate("values-route")
+	m.RateLimited("values-route", "destination")
+	m.RateLimited("values-route", "destination")
+	m.Blocked("values-route", "country")
+	m.Blocked("values-route", "premium_rate")
+	m.DedupFull("values-route")
 
 	tests := []struct {
 		name   string
@@ -99,21 +99,23 @@ func TestMetricsValues(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"accepted", "twilio_sms_requests_total", map[string]string{"route": "values-route", "outcome": "accepted", "error_code": ""}, 1},
-		{"rejected with code", "twilio_sms_requests_total", map[string]string{"route": "values-route", "outcome": "rejected", "error_code": "21211"}, 2},
-		{"upstream 2xx", "twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "2xx"}, 1},
-		{"upstream 4xx", "twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "4xx"}, 1},
-		{"upstream no answer", "twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "none"}, 1},
-		{"retry", "twilio_sms_retries_total", map[string]string{"account": "values-acct"}, 1},
-		{"fallback", "twilio_sms_fallbacks_total", map[string]string{"from": "values-acct", "to": "values-backup"}, 1},
-		{"breaker open", "twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "open"}, 1},
-		{"breaker closed", "twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "closed"}, 0},
-		{"breaker half_open", "twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "half_open"}, 0},
-		{"duplicate", "twilio_sms_duplicates_suppressed_total", map[string]string{"route": "values-route"}, 1},
-		{"rate limited destination", "twilio_sms_rate_limited_total", map[string]string{"route": "values-route", "kind": "destination"}, 2},
-		{"rate limited country", "twilio_sms_rate_limited_total", map[string]string{"route": "values-route", "kind": "country"}, 1},
-		{"in flight", "twilio_sms_upstream_in_flight", map[string]string{"account": "values-acct"}, 5},
-		{"waiting", "twilio_sms_upstream_queue_waiting", map[string]string{"account": "values-acct"}, 0},
+		{"accepted", "caddy_twilio_sms_requests_total", map[string]string{"route": "values-route", "outcome": "accepted", "error_code": ""}, 1},
+		{"rejected with code", "caddy_twilio_sms_requests_total", map[string]string{"route": "values-route", "outcome": "rejected", "error_code": "21211"}, 2},
+		{"upstream 2xx", "caddy_twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "2xx"}, 1},
+		{"upstream 4xx", "caddy_twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "4xx"}, 1},
+		{"upstream no answer", "caddy_twilio_sms_upstream_duration_seconds", map[string]string{"account": "values-acct", "status_class": "none"}, 1},
+		{"retry", "caddy_twilio_sms_upstream_retries_total", map[string]string{"account": "values-acct"}, 1},
+		{"fallback", "caddy_twilio_sms_fallbacks_total", map[string]string{"from": "values-acct", "to": "values-backup"}, 1},
+		{"breaker open", "caddy_twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "open"}, 1},
+		{"breaker closed", "caddy_twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "closed"}, 0},
+		{"breaker half_open", "caddy_twilio_sms_breaker_state", map[string]string{"account": "values-acct", "state": "half_open"}, 0},
+		{"duplicate", "caddy_twilio_sms_duplicates_suppressed_total", map[string]string{"route": "values-route"}, 1},
+		{"rate limited destination", "caddy_twilio_sms_rate_limited_total", map[string]string{"route": "values-route", "kind": "destination"}, 2},
+		{"blocked country", "caddy_twilio_sms_blocked_total", map[string]string{"route": "values-route", "kind": "country"}, 1},
+		{"blocked premium", "caddy_twilio_sms_blocked_total", map[string]string{"route": "values-route", "kind": "premium_rate"}, 1},
+		{"dedup full", "caddy_twilio_sms_dedup_full_refused_total", map[string]string{"route": "values-route"}, 1},
+		{"in flight", "caddy_twilio_sms_upstream_in_flight", map[string]string{"account": "values-acct"}, 5},
+		{"waiting", "caddy_twilio_sms_upstream_queue_waiting", map[string]string{"account": "values-acct"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,13 +146,14 @@ func TestMetricsValues(t *testing.T) {
 func TestMetricsNil(t *testing.T) {
 	var m *metrics
 	m.request("r", "generic", "messages", "accepted", 0)
-	m.upstream("a", "messages", 201, time.Millisecond)
-	m.retry("a")
-	m.fallback("a", "b")
-	m.breaker("a", breakerOpen)
-	m.duplicate("r")
-	m.rateLimited("r", "caller")
-	m.queue("a", 1, 1)
+	m.Upstream("a", "messages", 201, time.Millisecond)
+	m.Retry("a")
+	m.Fallback("a", "b")
+	m.AccountState("a", breakerOpen, 1, 1)
+	m.Duplicate("r")
+	m.RateLimited("r", "caller")
+	m.Blocked("r", "country")
+	m.DedupFull("r")
 }
 
 func TestMetricsStatusClass(t *testing.T) {
@@ -170,7 +173,7 @@ func BenchmarkMetricsRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.request("bench-route", "generic", "messages", "rejected", 21211)
-		m.upstream("bench-acct", "messages", 201, 150*time.Millisecond)
+		m.Upstream("bench-acct", "messages", 201, 150*time.Millisecond)
 	}
 }
 
@@ -213,7 +216,7 @@ func gathered(t testing.TB, reg prometheus.Gatherer, name string, want map[strin
 
 // TestMetricsAdminEndpoint runs Caddy in-process with the adapter in front of
 // the simulator, sends a few requests and scrapes the admin /metrics endpoint.
-// It skips itself until ServeHTTP records requests (twilio_sms_requests_total
+// It skips itself until ServeHTTP records requests (caddy_twilio_sms_requests_total
 // absent), so it turns on by itself once the calls are wired.
 func TestMetricsAdminEndpoint(t *testing.T) {
 	if testing.Short() {
@@ -261,15 +264,15 @@ http://localhost:9080 {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	text := string(body)
-	if !strings.Contains(text, "twilio_sms_requests_total") {
-		t.Skip("twilio_sms_requests_total is not exported yet: ServeHTTP does not call metrics.request (skipping until it is wired)")
+	if !strings.Contains(text, "caddy_twilio_sms_requests_total") {
+		t.Skip("caddy_twilio_sms_requests_total is not exported yet: ServeHTTP does not call metrics.request (skipping until it is wired)")
 	}
 	for _, want := range []string{
-		`twilio_sms_requests_total{api="messages",error_code="",mapping="generic",outcome="accepted",route=`,
+		`caddy_twilio_sms_requests_total{api="messages",error_code="",mapping="generic",outcome="accepted",route=`,
 		`outcome="rejected"`,
 		`error_code="21211"`,
 		`outcome="invalid"`,
-		`twilio_sms_upstream_duration_seconds_bucket{`,
+		`caddy_twilio_sms_upstream_duration_seconds_bucket{`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

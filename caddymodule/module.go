@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
@@ -30,6 +31,13 @@ func init() {
 
 // Handler rewrites a legacy product's SMS request into a Twilio Messages, Calls
 // or Studio request, and Twilio's reply into the answer the product checks.
+// The work is done by a gateway.Gateway built at provisioning; the handler is
+// the Caddy glue around it.
+//
+// The JSON config groups what belongs together; every key is the Caddyfile's
+// word for it (a Caddyfile `account_sid` is account.account_sid, `option` is
+// mapping.option, `timeout` is resilience.timeout, `rate_limit` is
+// guard.rate_limit).
 //
 // After the request it sets these placeholders (for logs and later handlers):
 //
@@ -41,167 +49,47 @@ func init() {
 //	{http.twilio_sms.api}         messages, calls or studio
 //	{http.twilio_sms.mapping}     the mapping's name
 type Handler struct {
-	// Mapping is a built-in mapping name (generic, adselfservice, pingone, netiq,
-	// logto, twilio) or the path of a mapping file. Default "generic".
-	Mapping string `json:"mapping,omitempty"`
-
-	// Credentials selects where Twilio credentials come from: "stored" (default:
-	// account_sid and auth_token below), "api_key" (api_key_sid and
-	// api_key_secret, with account_sid for the path) or "passthrough" (the
-	// caller's own HTTP Basic credentials are the Twilio SID and token and are
-	// forwarded unchanged, so the adapter holds no secret).
+	// Name labels this route in logs, metrics and provisioning errors.
+	// Default: set by the Caddyfile to the site address (and the directive's
+	// path matcher), else the mapping's name.
+	Name string `json:"name,omitempty"`
+	// Mapping is the dialect the route speaks.
+	Mapping MappingConfig `json:"mapping,omitempty"`
+	// Credentials is "passthrough" to forward the caller's own HTTP Basic
+	// credentials (the Twilio Account SID or API key and its secret)
+	// unchanged, so the adapter holds no secret. Unset, the account's
+	// auth_token or api_key sends.
 	Credentials string `json:"credentials,omitempty"`
-	// AccountSID is the Twilio account (AC…). Placeholders such as
-	// {env.TWILIO_ACCOUNT_SID} are resolved at provisioning.
-	AccountSID string `json:"account_sid,omitempty"`
-	// AuthToken is the account's auth token; use {env.TWILIO_AUTH_TOKEN} or
-	// {file./run/secrets/twilio_token}. Never logged.
-	AuthToken string `json:"auth_token,omitempty"`
-	// APIKeySID (SK…) and APIKeySecret authenticate with an API key instead of
-	// the auth token (credentials api_key).
-	APIKeySID    string `json:"api_key_sid,omitempty"`
-	APIKeySecret string `json:"api_key_secret,omitempty"`
-
-	// From is the sender: an E.164 number, a short code, an alphanumeric sender
-	// ID, or NetIQ's "91\9191919191" form.
-	From string `json:"from,omitempty"`
-	// MessagingServiceSID (MG…) sends through a Messaging Service instead of a
-	// single From (NetIQ's Copilot option, Logto's fromMessagingServiceSID).
-	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	// Account is the main Twilio account and its senders.
+	Account AccountConfig `json:"account,omitempty"`
 	// StudioFlowSID (FW…) sends to a Twilio Studio flow instead of Messages.
 	StudioFlowSID string `json:"studio_flow_sid,omitempty"`
-	// Channel is "sms" (default) or "voice"; voice uses the Calls API with TwiML
-	// that speaks the message.
+	// Channel is "sms" (default) or "voice"; voice uses the Calls API with
+	// TwiML that speaks the message.
 	Channel string `json:"channel,omitempty"`
-
-	// APIURL is Twilio's REST API base. Default https://api.twilio.com. Plain
-	// http is allowed only to a loopback host (the simulator).
-	APIURL string `json:"api_url,omitempty"`
-	// StudioURL is Twilio Studio's base. Default https://studio.twilio.com.
-	StudioURL string `json:"studio_url,omitempty"`
-
-	// Timeout is the whole time budget of one request, from arrival to answer,
-	// including queueing, retries and fallbacks. Set it below the calling
-	// product's own timeout (Okta and privacyIDEA wait 3 s). Default 5s.
-	Timeout caddy.Duration `json:"timeout,omitempty"`
-	// DialTimeout bounds connecting to Twilio (TCP and TLS). Default 2s.
-	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
-
-	// DefaultRegion is the ISO 3166 region (US, GB, IN, ...) used to read phone
-	// numbers written in national format, as Active Directory often stores them.
-	DefaultRegion string `json:"default_region,omitempty"`
-	// LenientNumbers accepts numbers that have a possible length for their
-	// country but are not known to be assigned.
-	LenientNumbers bool `json:"lenient_numbers,omitempty"`
-	// AssumeNumbers says how the product writes numbers that carry no "+":
-	// "international" (country code first, as Supabase and PingOne's
-	// NUMBER_ONLY send them) or "national" (in default_region). Unset, a
-	// number that reads as two different valid numbers is refused rather
-	// than guessed; a mapping's phone field may also say it.
-	AssumeNumbers string `json:"assume_numbers,omitempty"`
-
-	// Options override the mapping's declared options (e.g. success_marker).
-	Options map[string]string `json:"options,omitempty"`
-	// Templates override the mapping's message templates (e.g. Logto's per
-	// usage type), with {{code}}-style placeholders.
-	Templates map[string]string `json:"templates,omitempty"`
-	// Fields override where the mapping reads a field, e.g.
-	// {"to": ["form:mobileNumber"]} for a product whose admin chose that name.
-	Fields map[string][]string `json:"fields,omitempty"`
-
-	// Name labels this route in logs and metrics. Default: the mapping's name.
-	Name string `json:"name,omitempty"`
-
-	// Edge and Region build Twilio's regional hostnames
-	// (api.{edge}.{region}.twilio.com, e.g. edge dublin, region ie1) when
-	// api_url and studio_url are not set. Credentials are per region.
-	Edge   string `json:"edge,omitempty"`
-	Region string `json:"region,omitempty"`
-	// Senders is the main account's pool of From numbers, chosen per message by
-	// country, capability and type (see README "Sender selection").
-	Senders []SenderConfig `json:"senders,omitempty"`
-	// Subaccounts send destinations whose country dialing code matches a prefix
-	// through another (sub)account; the longest prefix wins.
-	Subaccounts []SubaccountConfig `json:"subaccounts,omitempty"`
-	// Fallback accounts are tried in order when the previous one failed in a way
-	// that proves nothing was sent (unreachable, 401/20003, 429 after retries,
-	// 5xx, or a code in fallback_codes). Never after Twilio accepted.
+	// Subaccount sends destinations whose country dialing code matches a
+	// prefix through another (sub)account; the longest prefix wins.
+	Subaccount []SubaccountConfig `json:"subaccount,omitempty"`
+	// Fallback accounts are tried in order when the previous one failed in a
+	// way that proves nothing was sent. Never after Twilio accepted or may
+	// have accepted.
 	Fallback []AccountConfig `json:"fallback,omitempty"`
-	// FallbackCodes are Twilio error codes that also allow the next account,
-	// e.g. 21606 (From not valid for this account) or 21611 (From queue full).
-	FallbackCodes []int `json:"fallback_codes,omitempty"`
-	// FallbackOn5xx lets a 5xx from Twilio (other than its own 503/20503
-	// "not processed") go down the fallback chain. Off by default: a 5xx may
-	// come after Twilio created the message (an edge 502 or 504 proves
-	// nothing), so falling back can deliver the code twice. Turn it on only
-	// where a second code is better than none.
-	FallbackOn5xx bool `json:"fallback_on_5xx,omitempty"`
+	// Resilience is the budget, retries, concurrency caps and breakers.
+	Resilience ResilienceConfig `json:"resilience,omitempty"`
+	// Dedup is duplicate suppression; on by default.
+	Dedup DedupConfig `json:"dedup,omitempty"`
+	// Guard is what the route refuses before sending: callers, countries,
+	// number types, rates, long calls, caller-chosen callbacks.
+	Guard GuardConfig `json:"guard,omitempty"`
 
-	// Retries is the number of extra attempts on the same account, only for
-	// 429/20429 and connections that were never made. Default 2; 0 disables.
-	Retries *int `json:"retries,omitempty"`
-	// MaxConcurrent caps requests in flight per Twilio account (Twilio answers
-	// 429/20429 beyond its own limit). Default 32.
-	MaxConcurrent int `json:"max_concurrent,omitempty"`
-	// MaxQueue is how many requests may wait for a slot per account before
-	// the adapter answers "unavailable". Default 256; 0 means no queue (shed
-	// as soon as max_concurrent requests are in flight).
-	MaxQueue *int `json:"max_queue,omitempty"`
-	// BreakerFailures consecutive failures open an account's circuit breaker,
-	// which then skips it (down the fallback chain) for BreakerCooldown before
-	// one probe. Defaults 5 and 30s.
-	BreakerFailures int            `json:"breaker_failures,omitempty"`
-	BreakerCooldown caddy.Duration `json:"breaker_cooldown,omitempty"`
-	// DedupWindow: a repeat of the same destination and text through the same
-	// account within this window gets the first answer again instead of a
-	// second SMS. Default 2m; keys are HMAC digests, never the code in clear.
-	// Per Caddy instance; kept across reloads, and a changed window applies
-	// to what is already remembered. An entry is never forgotten before its
-	// window ends: at the cap (100,000 entries) new sends are refused with
-	// 503 and Retry-After rather than sent unprotected.
-	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
-	// DisableDedup turns duplicate suppression off.
-	DisableDedup bool `json:"disable_dedup,omitempty"`
-
-	// CallerAuth, when set, requires every request to carry one of these
-	// credentials (constant-time compared). Use Caddy's basic_auth or mTLS
-	// where the product supports them; this is for products that can only send
-	// a fixed header.
-	CallerAuth []CallerCredential `json:"caller_auth,omitempty"`
-	// AllowCountries and DenyCountries (ISO regions) are checked before any
-	// Twilio call, like Twilio's geo permissions. Allow, when set, is exclusive.
-	AllowCountries []string `json:"allow_countries,omitempty"`
-	DenyCountries  []string `json:"deny_countries,omitempty"`
-	// AllowNumberTypes opens number types that are refused by default because
-	// they carry toll fraud: premium_rate, shared_cost, uan, personal_number
-	// and non_geographic (+800, +808, +870, +878, +881, +882, +883, +888,
-	// +979). Refusals answer with Twilio's 21408 meaning.
-	AllowNumberTypes []string `json:"allow_number_types,omitempty"`
-	// RateLimits cap sends per destination number and per verified caller.
-	// Without a destination entry, a default of 5 per 10 minutes per
-	// destination applies (`rate_limit destination off` removes it). Only
-	// sends count. State is per Caddy instance (not shared across a cluster)
-	// and kept across reloads.
-	RateLimits []RateLimitConfig `json:"rate_limits,omitempty"`
-	// TimeLimit caps every call's duration (Twilio's TimeLimit parameter),
-	// so a call to an expensive number cannot be held open. Default 120s.
-	TimeLimit caddy.Duration `json:"time_limit,omitempty"`
-	// AllowCallerStatusCallback forwards a caller's StatusCallback URL on a
-	// route with stored credentials. Off by default: the URL would receive
-	// the operator's delivery data. Passthrough routes always forward it.
-	AllowCallerStatusCallback bool `json:"allow_caller_status_callback,omitempty"`
-
-	mapping    *mapping.Mapping
-	client     *twilio.Client
-	logger     *zap.Logger
-	route      mapping.Route
-	router     *dispatch.Router
-	dispatcher *dispatch.Dispatcher
-	guards     guards
-	poolKeys   []string
-	metrics    *metrics
-	// releaseWindow unregisters this route's dedup window from the shared cache.
-	releaseWindow func()
+	gw            *gateway.Gateway
+	mapping       *mapping.Mapping
+	client        *twilio.Client
+	logger        *zap.Logger
+	router        *dispatch.Router
+	poolKeys      []string
+	metrics       *metrics
+	releaseWindow func() // unregisters this route's dedup window
 }
 
 // CaddyModule returns the Caddy module information.
@@ -219,57 +107,47 @@ var (
 	flowRE       = regexp.MustCompile(`^FW[0-9a-fA-F]{32}$`)
 )
 
-// Credential modes.
-const (
-	CredentialsStored      = "stored"
-	CredentialsAPIKey      = "api_key"
-	CredentialsPassthrough = "passthrough"
-)
-
-// Provision resolves secrets, loads and compiles the mapping (shared across
-// reloads when unchanged), builds the accounts, router and dispatcher, and the
-// guards. Everything a request needs is ready afterwards.
+// Provision resolves secrets, applies defaults, loads and compiles the mapping
+// (shared across reloads when unchanged), builds the accounts, router and
+// dispatcher, the guards and the gateway. Everything a request needs is ready
+// afterwards. Errors name the route and the setting.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.warnLiteralSecrets()
-	if err := h.resolveSecrets(); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
+	if err := h.provision(ctx); err != nil {
+		return fmt.Errorf("twilio_sms route %q: %w", h.routeLabel(), err)
 	}
-	if h.Mapping == "" {
-		h.Mapping = "generic"
-	}
-	if h.Credentials == "" {
-		h.Credentials = CredentialsStored
-	}
-	if h.Channel == "" {
-		h.Channel = "sms"
-	}
-	if h.Timeout == 0 {
-		h.Timeout = caddy.Duration(5 * time.Second)
-	}
-	if h.DialTimeout == 0 {
-		h.DialTimeout = caddy.Duration(min(2*time.Second, time.Duration(h.Timeout)/2))
-	}
-	if h.DedupWindow == 0 {
-		h.DedupWindow = caddy.Duration(2 * time.Minute)
-	}
-	if h.TimeLimit == 0 {
-		h.TimeLimit = caddy.Duration(120 * time.Second)
-	}
-	if err := h.checkSettings(); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
-	}
+	return nil
+}
 
-	norm := phone.Normalizer{DefaultRegion: h.DefaultRegion, Lenient: h.LenientNumbers, Assume: h.AssumeNumbers}
+// routeLabel names the route in errors before Name has its default.
+func (h *Handler) routeLabel() string {
+	if h.Name != "" {
+		return h.Name
+	}
+	if h.Mapping.Use != "" {
+		return "mapping " + h.Mapping.Use
+	}
+	return "mapping " + defaultMapping
+}
+
+func (h *Handler) provision(ctx caddy.Context) error {
+	h.warnLiteralSecrets()
+	h.resolveSecrets()
+	h.applyDefaults()
+	if err := h.checkSettings(); err != nil {
+		return err
+	}
+	mc := &h.Mapping
+	norm := phone.Normalizer{DefaultRegion: mc.DefaultRegion, Lenient: mc.LenientNumbers, Assume: mc.AssumeNumbers}
 	phoneFor := func(assume string) mapping.PhoneNormalizer {
 		n := norm
 		n.Assume = assume
 		return n
 	}
-	m, key, err := loadMapping(h.Mapping, mapping.Config{Options: h.Options, Templates: h.Templates, Fields: h.Fields,
-		Phone: norm, PhoneFor: phoneFor, Assume: h.AssumeNumbers}, h.DefaultRegion, h.LenientNumbers)
+	m, key, err := loadMapping(mc.Use, mapping.Config{Options: mc.Option, Templates: mc.Template, Fields: mc.Field,
+		Phone: norm, PhoneFor: phoneFor, Assume: mc.AssumeNumbers}, mc.DefaultRegion, mc.LenientNumbers)
 	if err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
+		return err
 	}
 	h.mapping = m
 	h.poolKeys = append(h.poolKeys, key)
@@ -278,54 +156,72 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	switch {
 	case h.StudioFlowSID != "" && !m.Supports(twilio.Studio):
-		return fmt.Errorf("twilio_sms: studio_flow_sid is set but mapping %s has no twilio.studio section", m.File())
+		return fmt.Errorf("studio_flow_sid is set but mapping %s has no twilio.studio section", m.File())
 	case h.StudioFlowSID == "" && h.Channel == "voice" && !m.Supports(twilio.Calls):
-		return fmt.Errorf("twilio_sms: channel is voice but mapping %s has no twilio.calls section", m.File())
+		return fmt.Errorf("channel is voice but mapping %s has no twilio.calls section", m.File())
 	case h.StudioFlowSID == "" && h.Channel == "sms" && !m.Supports(twilio.Messages):
-		return fmt.Errorf("twilio_sms: mapping %s has no twilio.messages section (set studio_flow_sid or channel voice)", m.File())
+		return fmt.Errorf("mapping %s has no twilio.messages section (set studio_flow_sid or channel voice)", m.File())
 	}
-
 	if err := h.buildRouter(norm); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
+		return err
 	}
-	// route.from and route.messaging_service_sid are the main account's
-	// configured sender; the sender actually used may differ per account.
-	h.route = mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.AccountSID, Account: h.mainName(),
-		From: firstSender(&h.router.Main), MessagingServiceSID: h.MessagingServiceSID}
 
-	stateCfg := dispatch.StateConfig{
-		MaxConcurrent: h.MaxConcurrent, MaxQueue: queueSize(h.MaxQueue),
-		BreakerFailures: h.BreakerFailures, BreakerCooldown: time.Duration(h.BreakerCooldown),
+	r := &h.Resilience
+	stateCfg := dispatch.StateConfig{MaxConcurrent: r.MaxConcurrent, MaxQueue: queueSize(r.MaxQueue)}
+	if r.Breaker != nil {
+		stateCfg.BreakerFailures, stateCfg.BreakerCooldown = r.Breaker.Failures, time.Duration(r.Breaker.Cooldown)
 	}
 	state, stateKey, err := loadState(h.limitScope(), stateCfg)
 	if err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
+		return err
 	}
 	h.poolKeys = append(h.poolKeys, stateKey)
 	policy := dispatch.DefaultPolicy()
-	if h.Retries != nil {
-		policy.Retries = *h.Retries
+	if r.Retries != nil {
+		policy.Retries = *r.Retries
 	}
-	policy.FallbackCodes = h.FallbackCodes
-	policy.FallbackOn5xx = h.FallbackOn5xx
-	h.client = twilio.NewClient(twilio.ClientOptions{DialTimeout: time.Duration(h.DialTimeout)})
-	// KeepReplyBody: the Twilio-compatible dialect relays Twilio's own reply;
-	// it is stripped before anything is cached and never logged.
-	h.dispatcher = &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state, KeepReplyBody: true}
-
-	if err := h.buildGuards(); err != nil {
-		return fmt.Errorf("twilio_sms: %w", err)
-	}
+	policy.FallbackCodes = r.FallbackCodes
+	policy.FallbackOn5xx = r.FallbackOn5xx
+	h.client = twilio.NewClient(twilio.ClientOptions{DialTimeout: time.Duration(r.DialTimeout)})
 	if h.metrics, err = provisionMetrics(ctx); err != nil {
-		return fmt.Errorf("twilio_sms: metrics: %w", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
+	gw := &gateway.Gateway{
+		Name:    h.Name,
+		Mapping: m,
+		// route.from and route.messaging_service_sid are the main account's
+		// configured sender; the sender actually used may differ per account.
+		Route: mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.Account.AccountSID,
+			Account: h.Account.Name, From: firstSender(&h.router.Main), MessagingServiceSID: h.Account.MessagingServiceSID},
+		Router: h.router,
+		// KeepReplyBody: the Twilio-compatible dialect relays Twilio's own
+		// reply; it is stripped before anything is cached and never logged.
+		Dispatcher:                &dispatch.Dispatcher{Client: h.client, Policy: policy, State: state, KeepReplyBody: true},
+		StudioFlowSID:             h.StudioFlowSID,
+		Timeout:                   time.Duration(r.Timeout),
+		TimeLimit:                 time.Duration(h.Guard.TimeLimit),
+		AllowCallerStatusCallback: h.Guard.AllowCallerStatusCallback,
+		Observer:                  h.metrics,
+	}
+	if h.Credentials == CredentialsPassthrough {
+		gw.Credentials = gateway.Passthrough{AccountSID: h.Account.AccountSID}
+	} else {
+		gw.Credentials = gateway.Stored{AccountSID: h.Account.AccountSID, StudioFlowSID: h.StudioFlowSID}
+	}
+	if err := h.buildGuards(gw); err != nil {
+		return err
+	}
+	h.gw = gw
 	h.warnGracePeriod(ctx)
-	if h.Credentials != CredentialsPassthrough && len(h.CallerAuth) == 0 {
+	if h.Credentials != CredentialsPassthrough && len(h.Guard.CallerAuth) == 0 {
 		h.logger.Info("twilio_sms route has no caller_auth: make sure basic_auth, mTLS or a remote_ip matcher protects it (an open route is a free SMS cannon)",
 			zap.String("route", h.Name))
 	}
 	return nil
 }
+
+// CredentialsPassthrough is the one value of credentials.
+const CredentialsPassthrough = "passthrough"
 
 func firstSender(a *dispatch.Account) string {
 	if len(a.Senders) > 0 {
@@ -348,54 +244,71 @@ func queueSize(q *int) int {
 
 // resolveSecrets replaces {env.*} and {file.*} placeholders in every setting
 // that may hold a secret or an identifier.
-func (h *Handler) resolveSecrets() error {
+func (h *Handler) resolveSecrets() {
 	repl := caddy.NewReplacer()
 	res := func(s *string) { *s = strings.TrimSpace(repl.ReplaceKnown(*s, "")) }
-	for _, s := range []*string{&h.AccountSID, &h.AuthToken, &h.APIKeySID, &h.APIKeySecret, &h.From,
-		&h.MessagingServiceSID, &h.StudioFlowSID, &h.APIURL, &h.StudioURL} {
-		res(s)
-	}
-	for i := range h.Subaccounts {
-		h.Subaccounts[i].AccountConfig.resolve(res)
+	res(&h.StudioFlowSID)
+	h.Account.resolve(res)
+	for i := range h.Subaccount {
+		h.Subaccount[i].AccountConfig.resolve(res)
 	}
 	for i := range h.Fallback {
 		h.Fallback[i].resolve(res)
 	}
-	for i := range h.CallerAuth {
-		res(&h.CallerAuth[i].Value)
-		res(&h.CallerAuth[i].Username)
-		res(&h.CallerAuth[i].Password)
+	for i := range h.Guard.CallerAuth {
+		c := &h.Guard.CallerAuth[i]
+		res(&c.Value)
+		res(&c.Username)
+		res(&c.Password)
 	}
-	return nil
 }
 
-// checkSettings validates what does not need the mapping. Errors name the setting.
+// checkSettings validates what does not need the mapping. Errors name the
+// setting as the Caddyfile and JSON call it, and only what is missing.
 func (h *Handler) checkSettings() error {
+	a := &h.Account
 	switch h.Credentials {
-	case CredentialsStored:
-		if h.AccountSID == "" || h.AuthToken == "" {
-			return errors.New("account_sid and auth_token are required with stored credentials " +
-				"(use {env.TWILIO_ACCOUNT_SID} and {env.TWILIO_AUTH_TOKEN}, or `credentials passthrough`); " +
-				"the adapter never falls back to the simulator")
+	case "":
+		var missing, hints []string
+		if a.AccountSID == "" {
+			missing, hints = append(missing, "account_sid"), append(hints, "{env.TWILIO_ACCOUNT_SID}")
 		}
-	case CredentialsAPIKey:
-		if h.AccountSID == "" || h.APIKeySID == "" || h.APIKeySecret == "" {
-			return errors.New("account_sid, api_key_sid and api_key_secret are required with credentials api_key")
+		if a.AuthToken == "" && a.APIKey == nil {
+			missing, hints = append(missing, "auth_token (or api_key)"), append(hints, "{env.TWILIO_AUTH_TOKEN}")
 		}
-		if !apiKeyRE.MatchString(h.APIKeySID) {
-			return errors.New("api_key_sid must look like SK followed by 32 hex digits")
+		if len(missing) > 0 {
+			verb := "are"
+			if len(missing) == 1 {
+				verb = "is"
+			}
+			return fmt.Errorf("%s %s required: use %s, or `credentials passthrough` (the adapter never falls back to the simulator)",
+				strings.Join(missing, " and "), verb, strings.Join(hints, " and "))
+		}
+		if a.AuthToken != "" && a.APIKey != nil {
+			return errors.New("auth_token and api_key are exclusive: give one")
 		}
 	case CredentialsPassthrough:
-		if h.AuthToken != "" || h.APIKeySecret != "" {
-			return errors.New("credentials passthrough takes the caller's credentials: remove auth_token and api_key_secret")
+		if a.AuthToken != "" || a.APIKey != nil {
+			return errors.New("credentials passthrough takes the caller's credentials: remove auth_token and api_key")
+		}
+		if len(h.Subaccount)+len(h.Fallback) > 0 {
+			return errors.New("credentials passthrough forwards the caller's credentials to one account: subaccount and fallback need stored credentials")
 		}
 	default:
-		return fmt.Errorf("credentials must be stored, api_key or passthrough, not %q", h.Credentials)
+		return fmt.Errorf("credentials must be passthrough (or unset: the account's auth_token or api_key), not %q", h.Credentials)
 	}
-	if h.AccountSID != "" && !accountSIDRE.MatchString(h.AccountSID) {
+	if a.APIKey != nil {
+		if a.APIKey.SID == "" || a.APIKey.Secret == "" {
+			return errors.New("api_key needs a key SID and a secret")
+		}
+		if !apiKeyRE.MatchString(a.APIKey.SID) {
+			return errors.New("api_key: the key SID must look like SK followed by 32 hex digits")
+		}
+	}
+	if a.AccountSID != "" && !accountSIDRE.MatchString(a.AccountSID) {
 		return errors.New("account_sid must look like AC followed by 32 hex digits")
 	}
-	if h.MessagingServiceSID != "" && !serviceRE.MatchString(h.MessagingServiceSID) {
+	if a.MessagingServiceSID != "" && !serviceRE.MatchString(a.MessagingServiceSID) {
 		return errors.New("messaging_service_sid must look like MG followed by 32 hex digits")
 	}
 	if h.StudioFlowSID != "" && !flowRE.MatchString(h.StudioFlowSID) {
@@ -404,26 +317,34 @@ func (h *Handler) checkSettings() error {
 	if h.Channel != "sms" && h.Channel != "voice" {
 		return fmt.Errorf("channel must be sms or voice, not %q", h.Channel)
 	}
-	if h.DefaultRegion != "" && !phone.ValidRegion(h.DefaultRegion) {
-		return fmt.Errorf("default_region %q is not an ISO 3166 region code known to libphonenumber", h.DefaultRegion)
+	mc := &h.Mapping
+	if mc.DefaultRegion != "" && !phone.ValidRegion(mc.DefaultRegion) {
+		return fmt.Errorf("default_region %q is not an ISO 3166 region code known to libphonenumber", mc.DefaultRegion)
 	}
-	if h.Timeout < 0 || h.DialTimeout < 0 {
-		return errors.New("timeout and dial_timeout must be positive")
+	if mc.AssumeNumbers != "" && !phone.ValidAssume(mc.AssumeNumbers) {
+		return fmt.Errorf("assume_numbers must be international or national, not %q", mc.AssumeNumbers)
 	}
-	if h.AssumeNumbers != "" && !phone.ValidAssume(h.AssumeNumbers) {
-		return fmt.Errorf("assume_numbers must be international or national, not %q", h.AssumeNumbers)
-	}
-	if h.AssumeNumbers == phone.AssumeNational && h.DefaultRegion == "" {
+	if mc.AssumeNumbers == phone.AssumeNational && mc.DefaultRegion == "" {
 		return errors.New("assume_numbers national needs default_region")
 	}
-	if h.TimeLimit < caddy.Duration(time.Second) || h.TimeLimit > caddy.Duration(4*time.Hour) {
-		return errors.New("time_limit must be between 1s and 4h")
+	r := &h.Resilience
+	if r.Timeout < 0 || r.DialTimeout < 0 {
+		return errors.New("timeout and dial_timeout must be positive")
 	}
-	if len(h.Subaccounts)+len(h.Fallback) > 0 && h.Credentials == CredentialsPassthrough {
-		return errors.New("credentials passthrough forwards the caller's credentials to one account: subaccount and fallback need stored credentials")
-	}
-	if time.Duration(h.DialTimeout) >= time.Duration(h.Timeout) {
+	if time.Duration(r.DialTimeout) >= time.Duration(r.Timeout) {
 		return errors.New("dial_timeout must be shorter than timeout")
+	}
+	if r.Breaker != nil && (r.Breaker.Failures < 1 || r.Breaker.Cooldown <= 0) {
+		return errors.New("breaker needs a positive number of failures and a positive cooldown")
+	}
+	if r.MaxConcurrent < 0 {
+		return errors.New("max_concurrent must be at least 1")
+	}
+	if h.Dedup.Window < 0 {
+		return errors.New("dedup window must be positive (or dedup off)")
+	}
+	if h.Guard.TimeLimit < caddy.Duration(time.Second) || h.Guard.TimeLimit > caddy.Duration(4*time.Hour) {
+		return errors.New("time_limit must be between 1s and 4h")
 	}
 	return nil
 }

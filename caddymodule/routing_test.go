@@ -318,8 +318,8 @@ func TestAPIKeyCredentials(t *testing.T) {
 	hd := mustProvision(t, routeBlock(t, "account_sid "+main.SID, "api_key "+mainKey+" "+main.APIKeys[mainKey],
 		"from +15005550006", "api_url "+sim.URL,
 		"subaccount +91 {", "name india", "account_sid "+india.SID, "api_key "+indiaKey+" "+india.APIKeys[indiaKey], "from +919191919191", "}"))
-	if hd.Credentials != CredentialsAPIKey {
-		t.Errorf("credentials %q, want api_key", hd.Credentials)
+	if hd.router.Main.Username != mainKey {
+		t.Errorf("the main account authenticates as %q, want the API key", hd.router.Main.Username)
 	}
 	for _, tt := range []struct {
 		region, sid, user string
@@ -448,7 +448,7 @@ func TestFallback(t *testing.T) {
 			if n := sim.accepted(); n != tt.wantAccepted {
 				t.Errorf("%d messages created for one caller request, want %d", n, tt.wantAccepted)
 			}
-			if limit := time.Duration(hd.Timeout) + 500*time.Millisecond; took > limit {
+			if limit := time.Duration(hd.Resilience.Timeout) + 500*time.Millisecond; took > limit {
 				t.Errorf("answered after %v, beyond the 1s budget", took)
 			}
 		})
@@ -534,12 +534,9 @@ func TestRegionalHosts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			hd := mustProvision(t, routeBlock(t, append([]string{"account_sid " + main, "auth_token " + tok, "from +15005550006"}, tt.lines...)...))
-			ex, err := hd.Explain(formRequest(sms(newNumber(t, tt.region), newMessage())))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ex.Invalid != nil {
-				t.Fatalf("invalid: %v", ex.Invalid)
+			ex := dryRun(t, hd, formRequest(sms(newNumber(t, tt.region), newMessage())))
+			if !ex.Result.OK {
+				t.Fatalf("refused: %s", ex.Result.Reason)
 			}
 			var got []string
 			for _, r := range ex.Requests {
@@ -674,32 +671,27 @@ func TestFallbackWithoutSender(t *testing.T) {
 	t.Errorf("BUG(fallback-sender): provisioned; after the main account's 500 the caller got %v", a)
 }
 
-// TestExplainSendsNothing: Explain shows the plan and the answers without a
-// Twilio call, and renders the invalid answer for bad input.
+// TestExplainSendsNothing: a dry run goes through the same gateway steps as a
+// send, shows the plan and the answer without a Twilio call, and answers bad
+// input exactly as a send would.
 func TestExplainSendsNothing(t *testing.T) {
 	t.Parallel()
 	main, backup := acct(), acct()
 	sim := newTestSim(t, main, backup)
 	hd := mustProvision(t, routeBlock(t, stored(main), "from +15005550006", "api_url "+sim.URL,
 		"fallback backup {", stored(backup), "from +15005550006", "}"))
-	ex, err := hd.Explain(formRequest(sms(newNumber(t, "US"), newMessage())))
-	if err != nil {
-		t.Fatal(err)
+	ex := dryRun(t, hd, formRequest(sms(newNumber(t, "US"), newMessage())))
+	if strings.Join(ex.Plan, ",") != "main,backup" || len(ex.Requests) != 2 || ex.Requests[1].AccountSID != backup.SID {
+		t.Errorf("plan %v with %d requests, want main then backup", ex.Plan, len(ex.Requests))
 	}
-	if strings.Join(ex.Accounts, ",") != "main,backup" || len(ex.Requests) != 2 || ex.Requests[1].AccountSID != backup.SID {
-		t.Errorf("plan %v with %d requests, want main then backup", ex.Accounts, len(ex.Requests))
+	if !ex.Result.OK || ex.Reply.Status != 200 || !strings.HasPrefix(ex.Result.Sid, "SM") {
+		t.Errorf("dry run %+v, reply %v: want an accepted SM… answer", ex.Result, ex.Reply)
 	}
-	if ex.SuccessReply == nil || ex.SuccessReply.Status != 200 || ex.FailureReply == nil || ex.FailureReply.Status != 400 {
-		t.Errorf("success %v, failure %v: want 200 and 400 answers", ex.SuccessReply, ex.FailureReply)
-	}
-	ex, err = hd.Explain(formRequest(sms("not a number", newMessage())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ex.Invalid == nil || ex.Invalid.Field != "to" || ex.InvalidReply == nil || ex.InvalidReply.Status != 400 || len(ex.Requests) != 0 {
-		t.Errorf("invalid input: %+v, want field to and a 400 answer", ex.Invalid)
+	ex = dryRun(t, hd, formRequest(sms("not a number", newMessage())))
+	if ex.Result.Outcome != "invalid" || ex.Result.Field != "to" || ex.Reply.Status != 400 || len(ex.Requests) != 0 {
+		t.Errorf("invalid input: %+v, want field to and a 400 answer", ex.Result)
 	}
 	if n := len(sim.records("")); n != 0 {
-		t.Errorf("Explain sent %d requests", n)
+		t.Errorf("the dry run sent %d requests", n)
 	}
 }

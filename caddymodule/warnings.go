@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -13,19 +14,22 @@ import (
 // with a pointer to each (the unresolved value, before placeholders are
 // replaced).
 func (h *Handler) secretSettings() map[string]*string {
-	m := map[string]*string{"auth_token": &h.AuthToken, "api_key_secret": &h.APIKeySecret}
-	for i := range h.Subaccounts {
-		a := &h.Subaccounts[i].AccountConfig
-		m["subaccount "+h.Subaccounts[i].Prefix+" auth_token"] = &a.AuthToken
-		m["subaccount "+h.Subaccounts[i].Prefix+" api_key_secret"] = &a.APIKeySecret
+	m := map[string]*string{}
+	account := func(prefix string, a *AccountConfig) {
+		m[prefix+"auth_token"] = &a.AuthToken
+		if a.APIKey != nil {
+			m[prefix+"api_key secret"] = &a.APIKey.Secret
+		}
+	}
+	account("", &h.Account)
+	for i := range h.Subaccount {
+		account("subaccount "+h.Subaccount[i].Prefix+" ", &h.Subaccount[i].AccountConfig)
 	}
 	for i := range h.Fallback {
-		a := &h.Fallback[i]
-		m["fallback "+a.Name+" auth_token"] = &a.AuthToken
-		m["fallback "+a.Name+" api_key_secret"] = &a.APIKeySecret
+		account("fallback "+h.Fallback[i].Name+" ", &h.Fallback[i])
 	}
-	for i := range h.CallerAuth {
-		c := &h.CallerAuth[i]
+	for i := range h.Guard.CallerAuth {
+		c := &h.Guard.CallerAuth[i]
 		if c.Type == "basic" {
 			m["caller_auth basic "+c.Username+" password"] = &c.Password
 		} else {
@@ -53,6 +57,7 @@ func (h *Handler) literalSecrets() []string {
 			names = append(names, name)
 		}
 	}
+	slices.Sort(names)
 	return names
 }
 
@@ -77,9 +82,10 @@ func (h *Handler) warnGracePeriod(ctx caddy.Context) {
 	if err != nil {
 		return
 	}
-	if grace, short := graceTooShort(app, time.Duration(h.Timeout)); short {
+	timeout := time.Duration(h.Resilience.Timeout)
+	if grace, short := graceTooShort(app, timeout); short {
 		h.logger.Warn("twilio_sms: the server's grace_period is shorter than this route's timeout; requests in flight at a reload or stop may be sent but never answered",
-			zap.String("route", h.Name), zap.Duration("grace_period", grace), zap.Duration("timeout", time.Duration(h.Timeout)))
+			zap.String("route", h.Name), zap.Duration("grace_period", grace), zap.Duration("timeout", timeout))
 	}
 }
 

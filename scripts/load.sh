@@ -122,7 +122,7 @@ http://127.0.0.1:$PROXY {
 	reverse_proxy 127.0.0.1:$SIM
 }
 EOF
-# The adapter: no_dedup so that every request really goes upstream (identical
+# The adapter: dedup off so that every request really goes upstream (identical
 # requests would otherwise be answered from the duplicate cache), and
 # max_concurrent above CONNS so that the adapter's own queue (default 32 per
 # account, a guard for Twilio's concurrency limit) does not cap the test.
@@ -146,7 +146,7 @@ http://127.0.0.1:$ADAPTER {
 			api_url        http://127.0.0.1:$SIM
 			max_concurrent $((CONNS * 2))
 			max_queue      $((CONNS * 4))
-			no_dedup
+			dedup off
 		}
 	}
 }

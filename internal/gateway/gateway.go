@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dedup"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/ratelimit"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
+)
+
+// Adapter-side error codes, reusing Twilio's meaning so that dialect replies
+// built for Twilio's errors read naturally.
+const (
+	CodeGeoBlocked  = 21408 // "Permission to send an SMS has not been enabled for the region"
+	CodeRateLimited = 20429 // "Too Many Requests"
+	CodeUnavailable = 20503 // "Service unavailable"
+	CodeAuth        = 20003 // "Authenticate"
+)
+
+// Gateway is one route: everything a request needs, built once at
+// provisioning and read-only afterwards (its limiters, breakers and caches
+// are safe for concurrent use). See the package documentation for the path
+// of a request.
+type Gateway struct {
+	// Name labels the route in metrics and logs.
+	Name string
+	// Mapping is the compiled dialect; Route is what its expressions see as route.
+	Mapping *mapping.Mapping
+	Route   mapping.Route
+	// Credentials says whose accounts send: Stored or Passthrough.
+	Credentials Credentials
+	// Router plans the accounts; Dispatcher sends through them.
+	Router     *dispatch.Router
+	Dispatcher *dispatch.Dispatcher
+	// StudioFlowSID is the flow Studio requests run.
+	StudioFlowSID string
+
+	// Callers are the accepted caller credentials (empty: any caller).
+	Callers Callers
+	// Destinations are the country and number-type rules.
+	Destinations Destinations
+	// DestinationLimit and CallerLimit are the rate limits (nil: none).
+	DestinationLimit, CallerLimit *ratelimit.Limiter
+	// Dedup suppresses identical requests within DedupWindow (nil: off).
+	Dedup       *dedup.Cache
+	DedupWindow time.Duration
+
+	// Timeout is the whole budget of a request, from arrival to answer.
+	Timeout time.Duration
+	// TimeLimit caps every call (Twilio's TimeLimit).
+	TimeLimit time.Duration
+	// AllowCallerStatusCallback forwards a caller's StatusCallback with
+	// stored credentials (passthrough always forwards it).
+	AllowCallerStatusCallback bool
+
+	// Observer receives the metrics; nil observes nothing.
+	Observer Observer
+}
+
+// Inbound is one request as the server received it.
+type Inbound struct {
+	Request *http.Request
+	// Control sets read deadlines on the connection (nil: none can be set).
+	Control *http.ResponseController
+	// ClientIP is the client address as the server determined it (behind
+	// trusted proxies, the original client), the caller's identity when the
+	// route has no caller credentials.
+	ClientIP string
+	// Start is when the request arrived; the budget runs from it. Zero: now.
+	Start time.Time
+}
+
+// Outcome is what became of one request.
+type Outcome struct {
+	// Values are the mapping's fields (nil when the body was never read).
+	Values *mapping.Values
+	// Result is the outcome in the mapping's terms.
+	Result *mapping.Result
+	// Reply is the caller's answer; nil when Err is set.
+	Reply *mapping.Reply
+	// Err is a mapping failure at run time (a bug in a mapping): there is
+	// no answer in the dialect and the server must answer on its own. It
+	// never carries request data.
+	Err error
+	// Plan and Requests are the accounts and the Twilio requests that would
+	// be sent, filled by a dry run.
+	Plan     []string
+	Requests []*twilio.Request
+}
+
+// Mode chooses whether Serve sends.
+type Mode int
+
+const (
+	// Send is the real run.
+	Send Mode = iota
+	// DryRun runs every step up to the Twilio call, builds the request for
+	// every account of the plan, spends no limit and touches no cache, and
+	// answers as if Twilio had accepted (with a sample SID of the resource
+	// the API returns: SM…, CA… or FN…).
+	DryRun
+)
+
+// Serve runs one request from bytes to answer. It never panics on caller
+// input and always returns an Outcome with a Reply unless a mapping failed
+// at run time.
+func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
+	start := in.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	r := in.Request
+	// The budget runs from arrival. A caller that hangs up does not cancel a
+	// send in flight: that would turn a message that is probably on its way
+	// into an unknown outcome, and its cached answer is what a re-post gets.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), start.Add(g.Timeout))
+	defer cancel()
+
+	out := &Outcome{Result: &mapping.Result{}}
+	res := out.Result
+	caller, ok := g.Callers.Verify(r, in.ClientIP)
+	var p *Prepared
+	if !ok && mode == Send {
+		invalid(res, &mapping.InputError{Field: "authorization", Reason: "does not carry an accepted caller credential", Status: http.StatusUnauthorized})
+		res.ErrorCode = CodeAuth
+	} else if prep, err := g.Prepare(r, in.Control, start.Add(g.Timeout)); err != nil {
+		var ie *mapping.InputError
+		if !errors.As(err, &ie) {
+			out.Err = err
+			return out
+		}
+		p = prep
+		invalid(res, ie)
+	} else {
+		p = prep
+		g.deliver(ctx, caller, p, res, mode, out)
+	}
+	if p != nil && p.Values != nil {
+		out.Values = p.Values
+	} else {
+		out.Values = g.Mapping.NewValues(g.Route, RequestInfo(r))
+	}
+	reply, err := g.Mapping.Reply(out.Values, res)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Reply = reply
+	return out
+}
+
+// invalid fills res for bad input: nothing was sent.
+func invalid(res *mapping.Result, ie *mapping.InputError) {
+	res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
+}
+
+// RequestInfo is the request metadata for answering a request whose body
+// could not be read.
+func RequestInfo(r *http.Request) mapping.Request {
+	info := mapping.Request{Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}
+	switch {
+	case strings.HasSuffix(r.URL.Path, ".json"):
+		info.Ext = ".json"
+	case strings.HasSuffix(r.URL.Path, ".xml"):
+		info.Ext = ".xml"
+	}
+	return info
+}
+
+func (g *Gateway) observer() Observer {
+	if g.Observer == nil {
+		return NopObserver{}
+	}
+	return g.Observer
+}

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
+)
+
+// Prepared is a request that passed validation: what would be sent.
+type Prepared struct {
+	// Values are the mapping's fields.
+	Values *mapping.Values
+	// API is messages, calls or studio; Params its Twilio parameters
+	// (without the sender, which is chosen per account).
+	API    twilio.API
+	Params url.Values
+	// To is the destination in E.164.
+	To string
+	// User and Password are the caller's Basic credentials (passthrough only).
+	User, Password string
+}
+
+// Prepare reads the body within the mapping's cap (and, when rc is given,
+// before deadline), extracts and validates the fields and computes Twilio's
+// parameters. Any *mapping.InputError means nothing will be sent; p is
+// returned with whatever fields were read, for the answer.
+func (g *Gateway) Prepare(r *http.Request, rc *http.ResponseController, deadline time.Time) (*Prepared, error) {
+	limit := g.Mapping.MaxBodyBytes()
+	// A caller that stalls its body must not hold the request past the budget.
+	if rc != nil {
+		_ = rc.SetReadDeadline(deadline)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if rc != nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &mapping.InputError{Field: "body", Reason: "did not arrive within the time budget", Status: http.StatusRequestTimeout}
+		}
+		return nil, &mapping.InputError{Field: "body", Reason: "could not be read"}
+	}
+	if int64(len(body)) > limit {
+		return nil, &mapping.InputError{Field: "body", Reason: "is larger than " + strconv.FormatInt(limit, 10) + " bytes", Status: http.StatusRequestEntityTooLarge}
+	}
+	in, err := g.Mapping.ParseRequest(r, body)
+	if err != nil {
+		return nil, err
+	}
+	v, err := g.Mapping.Extract(in, g.Route)
+	p := &Prepared{Values: v}
+	if err != nil {
+		return p, err
+	}
+	if p.API, err = g.Mapping.API(v); err != nil {
+		return p, err
+	}
+	if p.Params, err = g.Mapping.Params(v, p.API); err != nil {
+		return p, err
+	}
+	p.To = p.Params.Get("To")
+	if err := g.checkParams(p); err != nil {
+		return p, err
+	}
+	if err := g.Credentials.Take(r, p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// checkParams applies the route's rules on what a caller may ask Twilio for:
+// a status callback URL only where the caller owns the account or the route
+// allows it, and a call no longer than the route's time limit.
+func (g *Gateway) checkParams(p *Prepared) error {
+	_, passthrough := g.Credentials.(Passthrough)
+	if p.Params.Get("StatusCallback") != "" && !passthrough && !g.AllowCallerStatusCallback {
+		return &mapping.InputError{Field: "status_callback", Reason: "is not accepted on this route: a caller-chosen URL would receive the operator's delivery data (allow_caller_status_callback opens it)"}
+	}
+	if p.API != twilio.Calls || g.TimeLimit <= 0 {
+		return nil
+	}
+	limit := int(g.TimeLimit.Seconds())
+	if v := p.Params.Get("TimeLimit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return &mapping.InputError{Field: "time_limit", Reason: "must be a whole number of seconds"}
+		}
+		if n > limit {
+			return &mapping.InputError{Field: "time_limit", Reason: "is longer than this route allows (" + strconv.Itoa(limit) + " s)"}
+		}
+		return nil
+	}
+	p.Params.Set("TimeLimit", strconv.Itoa(limit))
+	return nil
+}

@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dedup"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
+)
+
+// deliver applies the guards, then sends through the dispatcher (once per
+// dedup key) and fills res. Refusals spend no rate-limit token; a send that
+// provably sent nothing gives its tokens back.
+func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *mapping.Result, mode Mode, out *Outcome) {
+	res.API = string(p.API)
+	if kind, reason := g.Destinations.Check(p.To); kind != "" {
+		res.Outcome, res.Field, res.ErrorCode, res.Reason = mapping.OutcomeBlocked, "to", CodeGeoBlocked, reason
+		g.observer().Blocked(g.Name, kind)
+		res.Suggest()
+		return
+	}
+	plan, err := g.Credentials.Plan(g.Router, p)
+	if err != nil {
+		var ie *mapping.InputError
+		if !errors.As(err, &ie) {
+			ie = &mapping.InputError{Field: "account_sid", Reason: "cannot be used"}
+		}
+		invalid(res, ie)
+		return
+	}
+	if mode == DryRun {
+		g.dryRun(p, plan, res, out)
+		return
+	}
+	ctx = dispatch.WithCaller(ctx, caller)
+	send := func() *mapping.Result {
+		r := &mapping.Result{API: res.API}
+		taken, kind, wait := g.take(caller, p.To)
+		if kind != "" {
+			r.Outcome, r.ErrorCode, r.RetryAfter = mapping.OutcomeRateLimited, CodeRateLimited, retryAfterSeconds(wait)
+			r.Reason = "too many messages for this " + kind + "; try again later"
+			g.observer().RateLimited(g.Name, kind)
+			r.Suggest()
+			return r
+		}
+		dr := g.dispatch(ctx, plan, p)
+		fillResult(r, dr)
+		if !sentOrMaybe(r) {
+			g.refund(taken) // provably nothing sent: the limit is not spent
+		}
+		return r
+	}
+	if g.Dedup == nil {
+		*res = *send()
+		return
+	}
+	key := dedup.KeyOf(g.Credentials.Sender(p), string(p.API), p.Params.Encode())
+	var first *mapping.Result
+	v, shared, err := g.Dedup.Do(ctx, key, g.DedupWindow, func() any {
+		first = send()
+		kept := *first
+		kept.TwilioBody = nil // it echoes the message text: never kept in the cache
+		return &kept
+	})
+	switch {
+	case errors.Is(err, dedup.ErrFull):
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, CodeUnavailable
+		res.Reason = "too many messages are being remembered to suppress duplicates; nothing was sent, try again later"
+		wait := dedup.FullRetryAfter
+		var fe *dedup.FullError
+		if errors.As(err, &fe) {
+			wait = fe.RetryAfter
+		}
+		res.RetryAfter = retryAfterSeconds(wait)
+		g.observer().DedupFull(g.Name)
+		res.Suggest()
+	case !shared:
+		*res = *first
+		if !sentOrMaybe(first) {
+			g.Dedup.Forget(key) // nothing was sent: a retry may try again
+		}
+	case v == nil:
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, CodeUnavailable
+		res.Reason = "an identical request is still being sent; try again later"
+		res.Duplicate = true
+		res.Suggest()
+	default:
+		*res = *v.(*mapping.Result)
+		res.Duplicate = true
+		g.observer().Duplicate(g.Name)
+	}
+}
+
+// spent is what a send took from the rate limits, to give back when the send
+// provably sent nothing.
+type spent struct{ destination, caller string }
+
+// take takes a token from the destination and caller buckets. It returns the
+// kind that refused and how long until a token is free; on a refusal nothing
+// stays taken.
+func (g *Gateway) take(caller, to string) (s spent, kind string, wait time.Duration) {
+	if g.DestinationLimit != nil {
+		key := keyString(dedup.KeyOf("destination", to))
+		ok, w := g.DestinationLimit.Allow(key)
+		if !ok {
+			return spent{}, "destination", w
+		}
+		s.destination = key
+	}
+	if g.CallerLimit != nil {
+		key := keyString(dedup.KeyOf("caller", caller))
+		ok, w := g.CallerLimit.Allow(key)
+		if !ok {
+			g.refund(s)
+			return spent{}, "caller", w
+		}
+		s.caller = key
+	}
+	return s, "", 0
+}
+
+// refund gives back what take took.
+func (g *Gateway) refund(s spent) {
+	if s.destination != "" {
+		g.DestinationLimit.Refund(s.destination)
+	}
+	if s.caller != "" {
+		g.CallerLimit.Refund(s.caller)
+	}
+}
+
+// keyString is the whole digest as a map key.
+func keyString(k dedup.Key) string { return string(k[:]) }
+
+func retryAfterSeconds(d time.Duration) int {
+	return int(math.Max(1, math.Ceil(d.Seconds())))
+}
+
+// sentOrMaybe reports whether a result means the message was, or may have been, sent.
+func sentOrMaybe(r *mapping.Result) bool {
+	return r.OK || r.Outcome == mapping.OutcomeUnknown
+}
+
+// dispatch sends through the plan. A request whose credentials the adapter
+// does not know gets its own limiter and breaker state.
+func (g *Gateway) dispatch(ctx context.Context, plan []*dispatch.Account, p *Prepared) *dispatch.Result {
+	d := g.Dispatcher
+	if !g.Credentials.SharedState() {
+		own := *d
+		own.State = dispatch.NewState(d.State.Config())
+		d = &own
+	}
+	dr := d.Send(ctx, plan, func(a *dispatch.Account) (*twilio.Request, error) {
+		return g.Build(a, p)
+	})
+	g.observe(d, plan, dr, p.API)
+	return dr
+}
+
+// observe reports one dispatch: every upstream call (a timeout is status 0),
+// every retry and fallback, and the state of the accounts that were tried.
+func (g *Gateway) observe(d *dispatch.Dispatcher, plan []*dispatch.Account, dr *dispatch.Result, api twilio.API) {
+	o := g.observer()
+	prev := ""
+	for _, at := range dr.Attempts {
+		if at.Duration > 0 && at.Reason != dispatch.ReasonBreakerOpen && at.Reason != dispatch.ReasonQueueFull && at.Reason != dispatch.ReasonNoSlot {
+			o.Upstream(at.Account, string(api), at.HTTPStatus, at.Duration)
+		}
+		if prev != "" && at.Account != prev {
+			o.Fallback(prev, at.Account)
+		}
+		prev = at.Account
+	}
+	if dr.Account != nil {
+		for range dr.Retries {
+			o.Retry(dr.Account.Name)
+		}
+	}
+	if !g.Credentials.SharedState() {
+		return // a per-request state: its gauges would mean nothing
+	}
+	for _, a := range plan {
+		if !slices.ContainsFunc(dr.Attempts, func(at dispatch.Attempt) bool { return at.Account == a.Name }) {
+			continue
+		}
+		st := d.State.For(a)
+		o.AccountState(a.Name, string(st.Breaker.State()), st.Limiter.InFlight(), st.Limiter.Waiting())
+	}
+}
+
+// Build is the Twilio request for one account: the mapping's parameters plus
+// the sender chosen for this account and destination.
+func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, error) {
+	channel := dispatch.Channel("sms")
+	if p.API == twilio.Calls {
+		channel = "voice" // Studio takes From like SMS
+	}
+	from, mss, err := dispatch.SelectSender(a, channel, phone.Region(p.To), p.Values.Field("from"))
+	if err != nil {
+		return nil, err
+	}
+	params := make(url.Values, len(p.Params)+1)
+	for k, v := range p.Params {
+		params[k] = v
+	}
+	switch {
+	case p.API == twilio.Studio && mss != "":
+		params.Set("From", mss) // Studio takes a Messaging Service SID as From
+	case mss != "":
+		params.Set("MessagingServiceSid", mss)
+	case from != "":
+		params.Set("From", from)
+	}
+	req := a.NewRequest(p.API, params)
+	if p.API == twilio.Studio {
+		req.FlowSID = g.StudioFlowSID
+	}
+	return req, nil
+}
+
+// fillResult turns the dispatcher's result into the mapping's view of it.
+func fillResult(res *mapping.Result, dr *dispatch.Result) {
+	if dr.Account != nil {
+		res.Account, res.AccountSID = dr.Account.Name, dr.Account.AccountSID
+	}
+	out := dr.Outcome
+	var nse *dispatch.NoSenderError
+	switch {
+	case out != nil && out.Accepted:
+		res.OK, res.Outcome = true, mapping.OutcomeAccepted
+		res.Sid, res.Status, res.HTTPStatus = out.Sid, out.Status, out.HTTPStatus
+		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
+	case dr.MayHaveSent():
+		res.Outcome = mapping.OutcomeUnknown
+		res.Reason = "Twilio did not answer in time; the message may have been sent, so it was not sent again"
+		if out != nil {
+			res.HTTPStatus = out.HTTPStatus
+			res.Reason = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus) + ", which does not prove that nothing was sent; it was not sent again"
+		}
+	case out != nil:
+		res.Outcome = mapping.OutcomeRejected
+		res.HTTPStatus, res.ErrorCode, res.ErrorMessage, res.MoreInfo = out.HTTPStatus, out.ErrorCode, out.ErrorMessage, out.MoreInfo
+		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
+		if res.ErrorMessage == "" {
+			res.ErrorMessage = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus)
+		}
+	case errors.As(dr.Err, &nse):
+		res.Outcome, res.Field = mapping.OutcomeInvalid, "from"
+		res.Reason, res.SuggestedStatus = NoSender(nse).Error(), http.StatusBadRequest
+	case errors.Is(dr.Err, dispatch.ErrBreakerOpen), errors.Is(dr.Err, dispatch.ErrQueueFull), errors.Is(dr.Err, dispatch.ErrNoBudget):
+		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, CodeUnavailable
+		res.Reason = "Twilio is unavailable or overloaded right now; nothing was sent"
+	case dr.Err != nil:
+		res.Outcome = mapping.OutcomeUnreachable
+		res.Reason = "Twilio could not be reached; nothing was sent"
+	}
+	res.Suggest()
+}
+
+// NoSender is the invalid-input form of "no sender can send this": the one
+// place that turns it into an answer, for sends and dry runs alike.
+func NoSender(e *dispatch.NoSenderError) *mapping.InputError {
+	return &mapping.InputError{Field: "from", Reason: "cannot be chosen: " + e.Error()}
+}
