@@ -91,14 +91,22 @@ type proc struct {
 // logging (so the redaction scan sees every line), a private admin port, no
 // TLS automation and nothing written outside dir.
 func globalOptions(adminPort int, dir string) string {
+	return globalOptionsWith(adminPort, dir, "")
+}
+
+// globalOptionsWith is globalOptions plus extra lines (e.g. "grace_period 1s").
+func globalOptionsWith(adminPort int, dir, extra string) string {
+	if extra != "" {
+		extra = "\t" + strings.ReplaceAll(strings.TrimSpace(extra), "\n", "\n\t") + "\n"
+	}
 	return fmt.Sprintf(`{
 	debug
 	admin 127.0.0.1:%d
 	auto_https off
 	persist_config off
 	storage file_system %s
-}
-`, adminPort, filepath.Join(dir, "data"))
+%s}
+`, adminPort, filepath.Join(dir, "data"), extra)
 }
 
 // startCaddy writes cfg (a whole Caddyfile made with globalOptions) and runs

@@ -26,6 +26,7 @@ type answer struct {
 	Elapsed time.Duration
 	Err     error  // transport error or unreadable answer
 	Body    string // the raw answer
+	Header  http.Header
 }
 
 // outcomes are the generic mapping's documented outcomes.
@@ -102,7 +103,7 @@ func do(c *http.Client, req *http.Request) answer {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	a := answer{Status: resp.StatusCode, Elapsed: time.Since(start), Body: string(body)}
+	a := answer{Status: resp.StatusCode, Elapsed: time.Since(start), Body: string(body), Header: resp.Header}
 	if err != nil {
 		a.Err = fmt.Errorf("reading the answer: %w", err)
 		return a

@@ -70,6 +70,8 @@ type route struct {
 	lines []string
 	// outside are extra directives of the route, before twilio_sms.
 	outside []string
+	// mapping is the dialect (default generic).
+	mapping string
 }
 
 // accountLines are the settings that send through account a of s.
@@ -91,6 +93,8 @@ type adapter struct {
 	// siteLog and routes are what the running config was rendered from.
 	siteLog string
 	routes  []route
+	// global are extra global options (e.g. "grace_period 1s").
+	global string
 }
 
 // base is the adapter's base URL.
@@ -99,7 +103,7 @@ func (a *adapter) base() string { return fmt.Sprintf("http://127.0.0.1:%d", a.po
 // caddyfile renders the adapter's whole Caddyfile.
 func (a *adapter) caddyfile(siteLog string, routes []route, extraSite string) string {
 	var b strings.Builder
-	b.WriteString(globalOptions(a.admin, a.dir))
+	b.WriteString(globalOptionsWith(a.admin, a.dir, a.global))
 	fmt.Fprintf(&b, "\nhttp://127.0.0.1:%d {\n\tbind 127.0.0.1\n", a.port)
 	if siteLog != "" {
 		b.WriteString(siteLog)
@@ -112,7 +116,11 @@ func (a *adapter) caddyfile(siteLog string, routes []route, extraSite string) st
 		for _, o := range r.outside {
 			fmt.Fprintf(&b, "\t\t%s\n", o)
 		}
-		b.WriteString("\t\ttwilio_sms generic {\n")
+		m := r.mapping
+		if m == "" {
+			m = "generic"
+		}
+		fmt.Fprintf(&b, "\t\ttwilio_sms %s {\n", m)
 		for _, l := range r.lines {
 			fmt.Fprintf(&b, "\t\t\t%s\n", l)
 		}
@@ -130,7 +138,13 @@ func (a *adapter) caddyfile(siteLog string, routes []route, extraSite string) st
 // site's own log block, when set).
 func startAdapter(t testing.TB, siteLog string, routes ...route) *adapter {
 	t.Helper()
-	a := &adapter{dir: t.TempDir(), admin: freePort(t), port: freePort(t), siteLog: siteLog, routes: routes}
+	return startAdapterGlobal(t, "", siteLog, routes...)
+}
+
+// startAdapterGlobal is startAdapter with extra global options.
+func startAdapterGlobal(t testing.TB, global, siteLog string, routes ...route) *adapter {
+	t.Helper()
+	a := &adapter{dir: t.TempDir(), admin: freePort(t), port: freePort(t), siteLog: siteLog, routes: routes, global: global}
 	a.proc = startCaddy(t, "adapter", a.dir, a.admin, a.caddyfile(siteLog, routes, ""), fmt.Sprintf("127.0.0.1:%d", a.port))
 	return a
 }
