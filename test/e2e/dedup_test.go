@@ -132,7 +132,9 @@ func TestDuplicateSuppression(t *testing.T) {
 	t.Run("nothing sent then re-post sends", func(t *testing.T) {
 		to := newPhone(t)
 		msg, _ := newMessage(t)
-		s.fault(t, acc.sid, "5xx", "count", "1")
+		// Twilio's 503/20503 proves nothing was processed (a 500 does not:
+		// see the next subtest).
+		s.fault(t, acc.sid, "503", "count", "1")
 		first := post(client, ad.base()+"/short", smsForm(to, msg))
 		if first.Status != 502 || first.Outcome != "rejected" {
 			t.Fatalf("first: %s, want 502 rejected", first)
@@ -143,6 +145,23 @@ func TestDuplicateSuppression(t *testing.T) {
 		}
 		if n, reqs := acceptedFor(t, s, msg); n != 1 || reqs != 2 {
 			t.Errorf("the simulator got %d requests and accepted %d, want 2 and 1", reqs, n)
+		}
+	})
+
+	t.Run("500 then re-post never sends twice", func(t *testing.T) {
+		to := newPhone(t)
+		msg, _ := newMessage(t)
+		s.fault(t, acc.sid, "5xx", "count", "1")
+		first := post(client, ad.base()+"/short", smsForm(to, msg))
+		if first.Outcome != "unknown" {
+			t.Fatalf("first: %s, want unknown: a 500 does not prove that nothing was sent", first)
+		}
+		again := post(client, ad.base()+"/short", smsForm(to, msg))
+		if again.Status != first.Status || again.Outcome != first.Outcome {
+			t.Errorf("re-post: %s, want the first answer (%s)", again, first)
+		}
+		if _, reqs := acceptedFor(t, s, msg); reqs != 1 {
+			t.Errorf("the simulator got %d requests, want 1", reqs)
 		}
 	})
 
