@@ -104,7 +104,8 @@ func isMappingFile(s string) bool {
 //	    dedup                 <window> | off
 //
 //	    # guards
-//	    caller_auth           header <Name> <value> | basic <user> <password>  [name <identity>]
+//	    caller_auth           header <Name> <value> | basic <user> <password> | bearer <token> |
+//	                          params <name> <value>... | standard_webhooks <secret> | zitadel_signature <key>  [name <identity>]
 //	    allow_countries       <CC>...
 //	    deny_countries        <CC>...
 //	    allow_number_types    premium_rate | shared_cost | uan | personal_number | non_geographic ...
@@ -316,22 +317,11 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			t.Dedup.Window = caddy.Duration(dur)
 		case "caller_auth":
-			args := d.RemainingArgs()
-			var id string
-			if n := len(args); n == 5 && args[3] == "name" {
-				id, args = args[4], args[:3]
+			c, err := parseCallerAuth(d)
+			if err != nil {
+				return err
 			}
-			if len(args) != 3 {
-				return d.ArgErr()
-			}
-			switch args[0] {
-			case "header":
-				t.Guard.CallerAuth = append(t.Guard.CallerAuth, CallerCredential{Type: "header", Header: args[1], Value: args[2], Name: id})
-			case "basic":
-				t.Guard.CallerAuth = append(t.Guard.CallerAuth, CallerCredential{Type: "basic", Username: args[1], Password: args[2], Name: id})
-			default:
-				return d.Errf("caller_auth: type must be header or basic, not %q", args[0])
-			}
+			t.Guard.CallerAuth = append(t.Guard.CallerAuth, c)
 		case "allow_countries", "deny_countries", "allow_number_types":
 			if err := once(name); err != nil {
 				return err
@@ -381,6 +371,49 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseCallerAuth reads `caller_auth <type> <arguments…> [name <identity>]`.
+func parseCallerAuth(d *caddyfile.Dispenser) (CallerCredential, error) {
+	args := d.RemainingArgs()
+	var c CallerCredential
+	if n := len(args); n >= 3 && args[n-2] == "name" {
+		c.Name, args = args[n-1], args[:n-2]
+	}
+	if len(args) == 0 {
+		return c, d.ArgErr()
+	}
+	c.Type = args[0]
+	want := map[string]int{"header": 3, "basic": 3, "bearer": 2, "standard_webhooks": 2, "zitadel_signature": 2}
+	switch n, ok := want[c.Type]; {
+	case c.Type == "params":
+		if len(args) < 3 || len(args)%2 == 0 {
+			return c, d.Errf("caller_auth params: want <name> <value> pairs")
+		}
+		c.Params = map[string]string{}
+		for i := 1; i < len(args); i += 2 {
+			if _, dup := c.Params[args[i]]; dup {
+				return c, d.Errf("caller_auth params: parameter %q is given twice", args[i])
+			}
+			c.Params[args[i]] = args[i+1]
+		}
+		return c, nil
+	case !ok:
+		return c, d.Errf("caller_auth: type must be header, basic, bearer, params, standard_webhooks or zitadel_signature, not %q", c.Type)
+	case len(args) != n:
+		return c, d.ArgErr()
+	}
+	switch c.Type {
+	case "header":
+		c.Header, c.Value = args[1], args[2]
+	case "basic":
+		c.Username, c.Password = args[1], args[2]
+	case "bearer":
+		c.Value = args[1]
+	default:
+		c.Secret = args[1]
+	}
+	return c, nil
 }
 
 // setString sets one single-argument top-level setting.

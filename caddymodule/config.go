@@ -197,21 +197,41 @@ type GuardConfig struct {
 }
 
 // CallerCredential is one accepted caller credential (Caddyfile:
-// `caller_auth header <Name> <value> | basic <user> <password> [name <identity>]`).
+// `caller_auth <type> <arguments…> [name <identity>]`):
+//
+//	caller_auth header <Name> <value>
+//	caller_auth basic <user> <password>
+//	caller_auth bearer <token>
+//	caller_auth params <name> <value> [<name> <value>]…
+//	caller_auth standard_webhooks <secret>      # v1,whsec_… or whsec_… (Supabase's hooks)
+//	caller_auth zitadel_signature <signing key>
+//
+// Every comparison is constant time, a refusal is answered in the caller's
+// dialect before anything is sent, and no secret reaches a log.
 type CallerCredential struct {
-	// Type is "header" (a fixed header value, e.g. X-Api-Key or a Bearer
-	// Authorization) or "basic" (HTTP Basic user name and password).
+	// Type is header, basic, bearer, params, standard_webhooks or
+	// zitadel_signature.
 	Type string `json:"type"`
 	// Header is the header name (type header).
 	Header string `json:"header,omitempty"`
-	// Value is the expected header value (type header); use a placeholder.
+	// Value is the expected header value (header) or token (bearer); use a
+	// placeholder.
 	Value string `json:"value,omitempty"`
 	// Username and Password (type basic); use a placeholder for the password.
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
+	// Params are query or form parameters that must all carry these values
+	// (type params: Kannel's username and password, Jasmin's, RSA's). A
+	// parameter may not be called "name".
+	Params map[string]string `json:"params,omitempty"`
+	// Secret is the signing secret (standard_webhooks: "v1,whsec_<base64>"
+	// or "whsec_<base64>"; zitadel_signature: the signing key). Signed
+	// requests are accepted within 5 minutes of their timestamp, and the
+	// body is verified exactly as received.
+	Secret string `json:"secret,omitempty"`
 	// Name is the caller identity this credential proves, the key of
 	// `rate_limit caller`. Default: the user name (basic), or
-	// "caller_auth[<index>]" (header).
+	// "caller_auth[<index>]".
 	Name string `json:"name,omitempty"`
 }
 

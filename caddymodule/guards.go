@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,29 +19,9 @@ import (
 func (h *Handler) buildGuards(gw *gateway.Gateway) error {
 	g := &h.Guard
 	for i, c := range g.CallerAuth {
-		cred := gateway.Credential{Identity: c.Name}
-		switch c.Type {
-		case "header":
-			if c.Header == "" || c.Value == "" {
-				return fmt.Errorf("caller_auth[%d]: header needs a name and a value", i)
-			}
-			cred.Header, cred.Value = c.Header, c.Value
-			if cred.Identity == "" {
-				cred.Identity = "caller_auth[" + strconv.Itoa(i) + "]"
-			}
-		case "basic":
-			if c.Username == "" || c.Password == "" {
-				return fmt.Errorf("caller_auth[%d]: basic needs a user name and a password", i)
-			}
-			if h.Credentials == CredentialsPassthrough {
-				return fmt.Errorf("caller_auth[%d]: basic cannot be used with credentials passthrough, whose Basic credentials are Twilio's", i)
-			}
-			cred.Username, cred.Password = c.Username, c.Password
-			if cred.Identity == "" {
-				cred.Identity = c.Username
-			}
-		default:
-			return fmt.Errorf("caller_auth[%d]: type must be header or basic, not %q", i, c.Type)
+		cred, err := h.callerCredential(i, &c)
+		if err != nil {
+			return err
 		}
 		gw.Callers = append(gw.Callers, cred)
 	}
@@ -117,6 +99,66 @@ func (h *Handler) buildGuards(gw *gateway.Gateway) error {
 		h.releaseWindow = c.Register(gw.DedupWindow)
 	}
 	return nil
+}
+
+// callerCredential checks one caller_auth entry and turns it into the
+// gateway's form.
+func (h *Handler) callerCredential(i int, c *CallerCredential) (gateway.Credential, error) {
+	where := "caller_auth[" + strconv.Itoa(i) + "] " + c.Type
+	cred := gateway.Credential{Kind: c.Type, Identity: c.Name}
+	if cred.Identity == "" {
+		cred.Identity = "caller_auth[" + strconv.Itoa(i) + "]"
+	}
+	switch c.Type {
+	case gateway.KindHeader:
+		if c.Header == "" || c.Value == "" {
+			return cred, fmt.Errorf("%s: needs a header name and a value", where)
+		}
+		cred.Header, cred.Value = c.Header, c.Value
+	case gateway.KindBasic:
+		if c.Username == "" || c.Password == "" {
+			return cred, fmt.Errorf("%s: needs a user name and a password", where)
+		}
+		if h.Credentials == CredentialsPassthrough {
+			return cred, fmt.Errorf("%s: cannot be used with credentials passthrough, whose Basic credentials are Twilio's", where)
+		}
+		cred.Username, cred.Password = c.Username, c.Password
+		if c.Name == "" {
+			cred.Identity = c.Username
+		}
+	case gateway.KindBearer:
+		if c.Value == "" {
+			return cred, fmt.Errorf("%s: needs a token", where)
+		}
+		if h.Credentials == CredentialsPassthrough {
+			return cred, fmt.Errorf("%s: cannot be used with credentials passthrough, whose Authorization header is Twilio's", where)
+		}
+		cred.Value = c.Value
+	case gateway.KindParams:
+		if len(c.Params) == 0 {
+			return cred, fmt.Errorf("%s: needs at least one parameter name and value", where)
+		}
+		for _, k := range slices.Sorted(maps.Keys(c.Params)) {
+			if k == "" || c.Params[k] == "" {
+				return cred, fmt.Errorf("%s: parameter names and values must not be empty", where)
+			}
+			cred.Params = append(cred.Params, [2]string{k, c.Params[k]})
+		}
+	case gateway.KindStandardWebhooks:
+		key, err := gateway.StandardWebhooksSecret(c.Secret)
+		if err != nil || len(key) == 0 {
+			return cred, fmt.Errorf("%s: the secret must be v1,whsec_<base64> or whsec_<base64>", where)
+		}
+		cred.Secret = key
+	case gateway.KindZitadelSignature:
+		if c.Secret == "" {
+			return cred, fmt.Errorf("%s: needs the signing key", where)
+		}
+		cred.Secret = []byte(c.Secret)
+	default:
+		return cred, fmt.Errorf("caller_auth[%d]: type must be header, basic, bearer, params, standard_webhooks or zitadel_signature, not %q", i, c.Type)
+	}
+	return cred, nil
 }
 
 // limitScope is the identity rate-limit buckets, breakers and queues are kept

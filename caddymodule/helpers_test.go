@@ -511,7 +511,7 @@ const testGlobals = `	admin localhost:2999
 	http_port 9080
 	https_port 9443
 	auto_https off
-	grace_period 1ns
+	grace_period 2s
 `
 
 var globalOptionRE = func(name string) *regexp.Regexp {

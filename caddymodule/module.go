@@ -257,9 +257,13 @@ func (h *Handler) resolveSecrets() {
 	}
 	for i := range h.Guard.CallerAuth {
 		c := &h.Guard.CallerAuth[i]
-		res(&c.Value)
-		res(&c.Username)
-		res(&c.Password)
+		for _, s := range []*string{&c.Value, &c.Username, &c.Password, &c.Secret} {
+			res(s)
+		}
+		for k, v := range c.Params {
+			res(&v)
+			c.Params[k] = v
+		}
 	}
 }
 

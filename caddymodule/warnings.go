@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -30,10 +31,20 @@ func (h *Handler) secretSettings() map[string]*string {
 	}
 	for i := range h.Guard.CallerAuth {
 		c := &h.Guard.CallerAuth[i]
-		if c.Type == "basic" {
+		switch c.Type {
+		case "basic":
 			m["caller_auth basic "+c.Username+" password"] = &c.Password
-		} else {
+		case "header":
 			m["caller_auth header "+c.Header+" value"] = &c.Value
+		case "bearer":
+			m[fmt.Sprintf("caller_auth[%d] bearer token", i)] = &c.Value
+		case "params":
+			for k := range c.Params {
+				v := c.Params[k]
+				m[fmt.Sprintf("caller_auth[%d] params %s", i, k)] = &v
+			}
+		default:
+			m[fmt.Sprintf("caller_auth[%d] %s secret", i, c.Type)] = &c.Secret
 		}
 	}
 	return m

@@ -37,7 +37,9 @@ func (Stored) Plan(router *dispatch.Router, p *Prepared) ([]*dispatch.Account, e
 	return router.Plan(p.To), nil
 }
 
-func (s Stored) Sender(*Prepared) string { return "account\x00" + s.AccountSID + "\x00" + s.StudioFlowSID }
+func (s Stored) Sender(*Prepared) string {
+	return "account\x00" + s.AccountSID + "\x00" + s.StudioFlowSID
+}
 
 func (Stored) SharedState() bool { return true }
 

@@ -124,22 +124,33 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 
 	out := &Outcome{Result: &mapping.Result{}}
 	res := out.Result
-	caller, ok := g.Callers.Verify(r, in.ClientIP)
 	var p *Prepared
-	if !ok && mode == Send {
+	body, err := g.ReadBody(r, in.Control, start.Add(g.Timeout))
+	caller, ok := "", false
+	if err == nil {
+		caller, ok = g.Callers.Verify(r, body, in.ClientIP, start)
+		if !ok && mode == DryRun {
+			caller, ok = "dry-run", true // an operator's preview carries no caller credential
+		}
+	}
+	var ie *mapping.InputError
+	switch {
+	case err != nil:
+		errors.As(err, &ie)
+		invalid(res, ie)
+	case !ok:
 		invalid(res, &mapping.InputError{Field: "authorization", Reason: "does not carry an accepted caller credential", Status: http.StatusUnauthorized})
 		res.ErrorCode = CodeAuth
-	} else if prep, err := g.Prepare(r, in.Control, start.Add(g.Timeout)); err != nil {
-		var ie *mapping.InputError
-		if !errors.As(err, &ie) {
-			out.Err = err
-			return out
+	default:
+		if p, err = g.Prepare(r, body); err != nil {
+			if !errors.As(err, &ie) {
+				out.Err = err
+				return out
+			}
+			invalid(res, ie)
+		} else {
+			g.deliver(ctx, caller, p, res, mode, out)
 		}
-		p = prep
-		invalid(res, ie)
-	} else {
-		p = prep
-		g.deliver(ctx, caller, p, res, mode, out)
 	}
 	if p != nil && p.Values != nil {
 		out.Values = p.Values

@@ -27,11 +27,9 @@ type Prepared struct {
 	User, Password string
 }
 
-// Prepare reads the body within the mapping's cap (and, when rc is given,
-// before deadline), extracts and validates the fields and computes Twilio's
-// parameters. Any *mapping.InputError means nothing will be sent; p is
-// returned with whatever fields were read, for the answer.
-func (g *Gateway) Prepare(r *http.Request, rc *http.ResponseController, deadline time.Time) (*Prepared, error) {
+// ReadBody reads the body within the mapping's cap and, when rc is given,
+// before deadline. Its errors are *mapping.InputError.
+func (g *Gateway) ReadBody(r *http.Request, rc *http.ResponseController, deadline time.Time) ([]byte, error) {
 	limit := g.Mapping.MaxBodyBytes()
 	// A caller that stalls its body must not hold the request past the budget.
 	if rc != nil {
@@ -51,6 +49,13 @@ func (g *Gateway) Prepare(r *http.Request, rc *http.ResponseController, deadline
 	if int64(len(body)) > limit {
 		return nil, &mapping.InputError{Field: "body", Reason: "is larger than " + strconv.FormatInt(limit, 10) + " bytes", Status: http.StatusRequestEntityTooLarge}
 	}
+	return body, nil
+}
+
+// Prepare extracts and validates the fields of a request whose body was read
+// and computes Twilio's parameters. Any *mapping.InputError means nothing
+// will be sent; p is returned with whatever fields were read, for the answer.
+func (g *Gateway) Prepare(r *http.Request, body []byte) (*Prepared, error) {
 	in, err := g.Mapping.ParseRequest(r, body)
 	if err != nil {
 		return nil, err
