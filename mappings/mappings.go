@@ -9,6 +9,12 @@
 //	twilio         Twilio's own Messages and Calls API, answered as Twilio would
 //
 // examples/<name>/ has a Caddyfile, the product's settings and a request.sh for each.
+//
+// The files are JSON with comments (// and /* */) and trailing commas allowed;
+// generic.json shows both. schema.json describes every key, and is the only
+// check of a mapping file's shape (package internal/schema runs it, for
+// built-ins and files alike); REFERENCE.md is rendered from it by
+// `go generate ./internal/schema` and must not be edited by hand.
 package mappings
 
 import (

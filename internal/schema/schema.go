@@ -1,21 +1,23 @@
-// Package schema validates mapping files against mappings/schema.json (JSON
-// Schema draft 2020-12) and reports each problem with its line, column and the
-// part of the file at fault, in the words of the mapping file reference.
+// Package schema holds the mapping file schema, mappings/schema.json (JSON
+// Schema draft 2020-12): the only description of a mapping file's shape.
 //
-// It complements mapping.Parse and mapping.Compile: the schema catches shape
-// errors (unknown keys, wrong types, bad source strings) all at once and with
-// positions; compiling catches what a schema cannot (expressions, regular
-// expressions, references between fields).
+// Validate checks a document against it and reports each violation with the
+// structured path of the part at fault, in the words of the mapping file
+// reference; package mapping runs it on every file it loads (for `caddy run`
+// and `caddy twilio-sms check` alike) and turns paths into line and column.
+// Reference renders the schema's titles and descriptions as Markdown
+// (mappings/REFERENCE.md, written by go generate). The package knows nothing
+// of compiling: expressions, regular expressions and references between
+// fields are package mapping's.
 package schema
+
+//go:generate go run genreference.go ../../mappings/REFERENCE.md
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,60 +34,30 @@ import (
 // ID is the schema's $id.
 const ID = "https://github.com/twilio-sms-adapter/caddy-twilio-sms/mappings/schema.json"
 
-// Problem is one thing wrong in a mapping file.
-type Problem struct {
-	File string
-	// Line and Col are 1-based (Col counts bytes); 0 when unknown.
-	Line, Col int
-	// Where names the part at fault as the mapping errors do: "fields[1].from[0]",
-	// "twilio.messages.Boddy", "reply.success[0].status"; "" for the whole file.
-	Where   string
+// A Violation is one way a document breaks the schema.
+type Violation struct {
+	// Path leads from the top of the document to the part at fault: object
+	// keys (string) and array indexes (int); empty for the whole document.
+	Path []any
+	// Key is set when the fault is the name of Path's last key (an unknown
+	// key, a key only some fields take), not its value.
+	Key bool
+	// Message says what is wrong, without the path.
 	Message string
-}
-
-func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Col)
-	}
-	if p.Where != "" {
-		b.WriteString(": " + p.Where)
-	}
-	b.WriteString(": " + p.Message)
-	return b.String()
-}
-
-// Error lists every problem found in one file, in file order.
-type Error struct {
-	Problems []Problem
-}
-
-func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
 }
 
 var loaded struct {
 	once   sync.Once
 	schema *jsonschema.Schema
-	doc    any
+	doc    map[string]any
 	err    error
 }
 
 var printer = message.NewPrinter(language.English)
 
-func compiled() (*jsonschema.Schema, any, error) {
+func compiled() (*jsonschema.Schema, map[string]any, error) {
 	loaded.once.Do(func() {
-		data, err := fs.ReadFile(mappings.FS, "schema.json")
-		if err != nil {
-			loaded.err = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Source()))
 		if err != nil {
 			loaded.err = fmt.Errorf("mappings/schema.json: %w", err)
 			return
@@ -96,7 +68,7 @@ func compiled() (*jsonschema.Schema, any, error) {
 			return
 		}
 		loaded.schema, loaded.err = c.Compile(ID)
-		loaded.doc = doc
+		loaded.doc, _ = doc.(map[string]any)
 	})
 	return loaded.schema, loaded.doc, loaded.err
 }
@@ -107,68 +79,101 @@ func Source() []byte {
 	return data
 }
 
-// Validate checks one mapping file. file names it in problems. The error is an
-// *Error listing every problem, or a plain error when the schema itself is broken.
-func Validate(file string, data []byte) error {
+// Validate checks a mapping document, which must be standard JSON (package
+// mapping turns comments into spaces first). It returns every violation, in
+// no particular order; the error is for data that is not JSON or a broken
+// schema, never for a document that breaks the schema.
+func Validate(data []byte) ([]Violation, error) {
 	sch, doc, err := compiled()
 	if err != nil {
-		return err
-	}
-	loc, problems := locate(file, data)
-	if loc == nil {
-		return &Error{Problems: problems}
+		return nil, err
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return &Error{Problems: append(problems, Problem{File: file, Message: err.Error()})}
+		return nil, err
 	}
-	if err := sch.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return err
+	err = sch.Validate(inst)
+	if err == nil {
+		return nil, nil
+	}
+	ve, ok := errors.AsType[*jsonschema.ValidationError](err)
+	if !ok {
+		return nil, err
+	}
+	r := reporter{inst: inst, doc: doc}
+	r.walk(ve)
+	return r.out, nil
+}
+
+// SourceKinds lists the kinds of field source the schema describes, in its
+// order: of each alternative of $defs/source, the title up to its first ":"
+// ("form:<key>" is kind form, "body" is kind body).
+func SourceKinds() []string {
+	var kinds []string
+	for _, alt := range sourceAlternatives() {
+		k, _, _ := strings.Cut(alt.title, ":")
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
 		}
-		r := reporter{file: file, loc: loc, doc: doc}
-		r.walk(ve)
-		problems = append(problems, r.problems...)
 	}
-	if len(problems) == 0 {
-		return nil
+	return kinds
+}
+
+type alternative struct{ title, description string }
+
+func sourceAlternatives() []alternative {
+	_, doc, _ := compiled()
+	var out []alternative
+	for _, a := range list(lookup(doc, "$defs", "source", "anyOf")) {
+		m, _ := a.(map[string]any)
+		t, _ := m["title"].(string)
+		d, _ := m["description"].(string)
+		out = append(out, alternative{t, d})
 	}
-	slices.SortStableFunc(problems, func(a, b Problem) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Col - b.Col
-	})
-	problems = slices.CompactFunc(problems, func(a, b Problem) bool { return a == b })
-	return &Error{Problems: problems}
+	return out
 }
 
 type reporter struct {
-	file     string
-	loc      *locations
-	doc      any
-	problems []Problem
+	inst any
+	doc  map[string]any
+	out  []Violation
 }
 
+// add records a violation at the instance location tokens, plus key when the
+// fault is that key's name.
 func (r *reporter) add(tokens []string, key string, msg string) {
-	p := Problem{File: r.file, Where: where(tokens), Message: msg}
-	off, ok := -1, false
+	p := r.path(tokens)
 	if key != "" {
-		off, ok = r.loc.keys[pointer(append(slices.Clone(tokens), key))]
-		p.Where = where(append(slices.Clone(tokens), key))
+		p = append(p, key)
 	}
-	if !ok {
-		off, ok = r.loc.values[pointer(tokens)]
+	r.out = append(r.out, Violation{Path: p, Key: key != "", Message: msg})
+}
+
+// path turns instance location tokens into keys and indexes by walking the
+// instance: a token is an index when it leads into an array.
+func (r *reporter) path(tokens []string) []any {
+	p := make([]any, 0, len(tokens)+1)
+	cur := r.inst
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return append(p, t)
+			}
+			p, cur = append(p, i), c[i]
+		case map[string]any:
+			p, cur = append(p, t), c[t]
+		default:
+			p, cur = append(p, t), nil
+		}
 	}
-	if ok {
-		p.Line, p.Col = lineCol(r.loc.data, off)
-	}
-	r.problems = append(r.problems, p)
+	return p
 }
 
 // walk reports the leaves of the error tree, with messages rewritten where the
-// schema's wording would not help (source strings, Twilio parameters, reserved names).
+// schema's wording would not help. The words come from the schema itself (its
+// titles, enums and required lists), so that nothing here repeats it.
 func (r *reporter) walk(e *jsonschema.ValidationError) {
 	kw := keywordLocation(e)
 	if strings.Contains(kw, "/$defs/field/then/") {
@@ -177,7 +182,9 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 		if _, ok := e.ErrorKind.(*kind.Const); ok && len(tokens) > 0 {
 			tokens = tokens[:len(tokens)-1] // fields/N/type
 		}
-		r.add(tokens, "assume", `only a field of type "phone" takes assume`)
+		then := r.schemaAt("#/$defs/field/then")
+		want, _ := lookup(then, "properties", "type", "const").(string)
+		r.add(tokens, "assume", fmt.Sprintf("only a field of type %q takes assume", want))
 		return
 	}
 	switch k := e.ErrorKind.(type) {
@@ -194,7 +201,7 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 				api, _, _ = strings.Cut(api, "/")
 				msg = fmt.Sprintf("%q is not a parameter of Twilio's %s API", key, api)
 				if key == "From" || key == "MessagingServiceSid" {
-					msg += " here: the route's sender settings (from, messaging_service_sid) set it"
+					msg += " here: the route's sender settings (from, messaging_service_sid, senders) set it"
 					allowed = nil
 				}
 			}
@@ -205,27 +212,55 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 		}
 		return
 	case *kind.AnyOf:
-		if strings.HasSuffix(kw, "/$defs/twilio/anyOf") {
-			r.add(e.InstanceLocation, "", "must define at least one of messages, calls or studio")
+		switch {
+		case strings.HasSuffix(kw, "/$defs/twilio/anyOf"):
+			var names []string
+			for _, alt := range list(r.schemaAt(kw)) {
+				for _, n := range list(lookup(alt, "required")) {
+					names = append(names, fmt.Sprint(n))
+				}
+			}
+			r.add(e.InstanceLocation, "", "must define at least one of "+orList(names))
+			return
+		case strings.HasSuffix(kw, "/$defs/source/anyOf"):
+			r.add(e.InstanceLocation, "", sourceMessage(r.value(e.InstanceLocation)))
 			return
 		}
 	case *kind.Not:
-		if strings.HasSuffix(kw, "/$defs/field/properties/name") {
-			r.add(e.InstanceLocation, "", "options, route, request and result are reserved names")
+		if at := strings.TrimSuffix(kw, "/not"); strings.HasSuffix(at, "/$defs/field/properties/name") {
+			var names []string
+			for _, n := range list(lookup(r.schemaAt(at), "not", "enum")) {
+				names = append(names, fmt.Sprint(n))
+			}
+			r.add(e.InstanceLocation, "", fmt.Sprintf("%q is a reserved name (%s)", r.value(e.InstanceLocation), andList(names)))
 			return
 		}
 	case *kind.Pattern:
-		switch {
-		case strings.HasSuffix(kw, "/$defs/source/pattern"):
-			r.add(e.InstanceLocation, "", fmt.Sprintf(`source %q must be "kind:arg" with kind form, query, param, json, xml, header, path or any; or basic:user, basic:password, or "body"`, k.Got))
-		case strings.HasSuffix(kw, "/$defs/field/properties/name/pattern"):
-			r.add(e.InstanceLocation, "", fmt.Sprintf("%q must be an identifier ([a-z_][a-z0-9_]*)", k.Got))
-		default:
-			r.add(e.InstanceLocation, "", fmt.Sprintf("%q does not match %s", k.Got, k.Want))
+		if strings.HasSuffix(kw, "/$defs/field/properties/name/pattern") {
+			r.add(e.InstanceLocation, "", fmt.Sprintf("%q must be an identifier (%s)", k.Got, strings.Trim(k.Want, "^$")))
+			return
 		}
+		r.add(e.InstanceLocation, "", fmt.Sprintf("%q does not match %s", k.Got, k.Want))
 		return
 	case *kind.Type:
-		r.add(e.InstanceLocation, "", fmt.Sprintf("must be %s, not %s", article(strings.Join(k.Want, " or ")), article(k.Got)))
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = article(w)
+		}
+		r.add(e.InstanceLocation, "", fmt.Sprintf("must be %s, not %s", orList(want), article(k.Got)))
+		return
+	case *kind.Minimum:
+		r.add(e.InstanceLocation, "", fmt.Sprintf("must be at least %s, not %s", k.Want.RatString(), k.Got.RatString()))
+		return
+	case *kind.Maximum:
+		r.add(e.InstanceLocation, "", fmt.Sprintf("must be at most %s, not %s", k.Want.RatString(), k.Got.RatString()))
+		return
+	case *kind.MinItems:
+		msg := fmt.Sprintf("must have at least %d items, not %d", k.Want, k.Got)
+		if k.Want == 1 {
+			msg = "must not be an empty list"
+		}
+		r.add(e.InstanceLocation, "", msg)
 		return
 	case *kind.Required:
 		r.add(e.InstanceLocation, "", "missing "+quoteList(k.Missing))
@@ -240,27 +275,85 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 	}
 }
 
-// allowedKeys lists the properties declared next to an additionalProperties keyword.
-func (r *reporter) allowedKeys(kw string) []string {
+// sourceMessage explains a source string that matches no alternative of
+// $defs/source: against its own kind's syntax when the kind is known.
+func sourceMessage(v any) string {
+	s, _ := v.(string)
+	alts := sourceAlternatives()
+	kind, _, _ := strings.Cut(s, ":")
+	var syntax, withArg, bare []string
+	for _, a := range alts {
+		k, _, hasArg := strings.Cut(a.title, ":")
+		if k == kind {
+			syntax = append(syntax, a.title)
+		}
+		if hasArg {
+			withArg = append(withArg, k)
+		} else {
+			bare = append(bare, strconv.Quote(k))
+		}
+	}
+	if len(syntax) > 0 {
+		return fmt.Sprintf("source %q must be %s", s, strings.Join(syntax, " or "))
+	}
+	return fmt.Sprintf(`source %q must be "kind:arg" with kind %s; or %s`, s, orList(withArg), orList(bare))
+}
+
+// value is the instance value at tokens.
+func (r *reporter) value(tokens []string) any {
+	cur := r.inst
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[t]
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// schemaAt returns the part of the schema document at a keyword location
+// ("...schema.json#/$defs/twilio/anyOf").
+func (r *reporter) schemaAt(kw string) any {
 	_, frag, ok := strings.Cut(kw, "#")
 	if !ok {
 		return nil
 	}
-	parts := strings.Split(strings.TrimPrefix(frag, "/"), "/")
-	if len(parts) == 0 || parts[len(parts)-1] != "additionalProperties" {
-		return nil
-	}
-	cur := r.doc
-	for _, p := range parts[:len(parts)-1] {
-		m, ok := cur.(map[string]any)
-		if !ok {
+	var cur any = r.doc
+	for p := range strings.SplitSeq(strings.TrimPrefix(frag, "/"), "/") {
+		if p == "" {
+			continue
+		}
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[unescape(p)]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
 			return nil
 		}
-		cur = m[unescape(p)]
 	}
-	m, _ := cur.(map[string]any)
-	props, _ := m["properties"].(map[string]any)
-	var keys []string
+	return cur
+}
+
+// allowedKeys lists the properties declared next to an additionalProperties keyword.
+func (r *reporter) allowedKeys(kw string) []string {
+	if !strings.HasSuffix(kw, "/additionalProperties") {
+		return nil
+	}
+	props, _ := lookup(r.schemaAt(strings.TrimSuffix(kw, "/additionalProperties")), "properties").(map[string]any)
+	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
 	}
@@ -274,6 +367,20 @@ func keywordLocation(e *jsonschema.ValidationError) string {
 	}
 	return strings.TrimSuffix(e.SchemaURL+"/"+strings.Join(e.ErrorKind.KeywordPath(), "/"), "/")
 }
+
+// lookup follows object keys from v.
+func lookup(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func list(v any) []any { l, _ := v.([]any); return l }
 
 func article(s string) string {
 	switch s {
@@ -293,219 +400,19 @@ func quoteList(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// where renders instance tokens as the mapping errors name parts: a.b[0].c.
-func where(tokens []string) string {
-	var b strings.Builder
-	for i, t := range tokens {
-		if _, err := strconv.Atoi(t); err == nil && i > 0 {
-			b.WriteString("[" + t + "]")
-			continue
-		}
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(t)
-	}
-	return b.String()
-}
+// orList joins "a, b or c".
+func orList(s []string) string { return joinLast(s, " or ") }
 
-func pointer(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+// andList joins "a, b and c".
+func andList(s []string) string { return joinLast(s, " and ") }
+
+func joinLast(s []string, last string) string {
+	if len(s) <= 1 {
+		return strings.Join(s, "")
 	}
-	return b.String()
+	return strings.Join(s[:len(s)-1], ", ") + last + s[len(s)-1]
 }
 
 func unescape(t string) string {
 	return strings.NewReplacer("~1", "/", "~0", "~").Replace(t)
-}
-
-// locations maps JSON pointers to byte offsets: of each value, and of each
-// object key (for "unknown key" problems).
-type locations struct {
-	data   []byte
-	values map[string]int
-	keys   map[string]int
-}
-
-// locate tokenizes data once, recording where each value and key starts. A
-// syntax error or a duplicate key is a problem; on a syntax error loc is nil.
-func locate(file string, data []byte) (*locations, []Problem) {
-	loc := &locations{data: data, values: map[string]int{}, keys: map[string]int{}}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var problems []Problem
-	var walk func(ptr string, tokens []string) error
-	walk = func(ptr string, tokens []string) error {
-		start := skipSpace(data, int(dec.InputOffset()))
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		loc.values[ptr] = start
-		d, ok := tok.(json.Delim)
-		if !ok {
-			return nil
-		}
-		switch d {
-		case '{':
-			seen := map[string]bool{}
-			for dec.More() {
-				kstart := skipSpace(data, int(dec.InputOffset()))
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key := kt.(string)
-				kptr := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
-				ktokens := append(slices.Clone(tokens), key)
-				if seen[key] {
-					line, col := lineCol(data, kstart+1)
-					problems = append(problems, Problem{File: file, Line: line, Col: col, Where: where(ktokens),
-						Message: fmt.Sprintf("key %q appears twice (the last one would silently win)", key)})
-				}
-				seen[key] = true
-				loc.keys[kptr] = kstart + 1
-				if err := walk(kptr, ktokens); err != nil {
-					return err
-				}
-			}
-		case '[':
-			for i := 0; dec.More(); i++ {
-				if err := walk(ptr+"/"+strconv.Itoa(i), append(slices.Clone(tokens), strconv.Itoa(i))); err != nil {
-					return err
-				}
-			}
-		}
-		_, err = dec.Token() // closing delimiter
-		return err
-	}
-	err := walk("", nil)
-	if err == nil {
-		if _, err2 := dec.Token(); err2 != io.EOF {
-			err = errors.New("unexpected data after the top-level value")
-		}
-	}
-	if err != nil {
-		p := Problem{File: file, Message: "not valid JSON: " + err.Error()}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			p.Message = "not valid JSON: the file ends before the top-level object is closed"
-		}
-		off := int(dec.InputOffset())
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-			off = int(se.Offset)
-			p.Message = "not valid JSON: " + se.Error()
-		}
-		p.Line, p.Col = lineCol(data, off)
-		return nil, append(problems, p)
-	}
-	return loc, problems
-}
-
-func skipSpace(data []byte, off int) int {
-	for off < len(data) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
-}
-
-// lineCol turns a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int) (int, int) {
-	off = min(max(off, 0), len(data))
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off + 1
-	if i := bytes.LastIndexByte(data[:off], '\n'); i >= 0 {
-		col = off - i
-	}
-	return line, col
-}
-
-// Position finds where the part named by a mapping error ("fields[1].from[0]",
-// `field "to".pattern`, "twilio.messages.Body", "reply.success[0].status",
-// "template login") is in data: the line and column of the deepest part that
-// exists, or 0, 0 when none does (e.g. a route's option override).
-func Position(data []byte, where string) (line, col int) {
-	loc, _ := locate("", data)
-	if loc == nil {
-		return 0, 0
-	}
-	var doc any
-	if json.Unmarshal(data, &doc) != nil {
-		return 0, 0
-	}
-	var ptr []string
-	cur := doc
-walk:
-	for _, t := range whereTokens(where, doc) {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[t]
-			if !ok {
-				if _, err := strconv.Atoi(t); err == nil {
-					continue // reply.success[0] where success is one case, not a list
-				}
-				break walk
-			}
-			ptr, cur = append(ptr, t), v
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				break walk
-			}
-			ptr, cur = append(ptr, t), c[i]
-		default:
-			break walk
-		}
-	}
-	if len(ptr) == 0 {
-		return 0, 0
-	}
-	off, ok := loc.values[pointer(ptr)]
-	if !ok {
-		return 0, 0
-	}
-	return lineCol(data, off)
-}
-
-var fieldWhereRE = regexp.MustCompile(`^field "([^"]*)"\.?(.*)$`)
-
-// whereTokens splits a mapping error's part name into JSON keys and indexes.
-func whereTokens(where string, doc any) []string {
-	var tokens []string
-	if m := fieldWhereRE.FindStringSubmatch(where); m != nil {
-		top, _ := doc.(map[string]any)
-		fields, _ := top["fields"].([]any)
-		idx := slices.IndexFunc(fields, func(f any) bool {
-			fm, _ := f.(map[string]any)
-			return fm["name"] == m[1]
-		})
-		if idx < 0 {
-			return nil
-		}
-		tokens, where = []string{"fields", strconv.Itoa(idx)}, m[2]
-	} else if key, ok := strings.CutPrefix(where, "template "); ok {
-		return []string{"templates", key}
-	} else if strings.HasPrefix(where, "option ") {
-		return nil
-	}
-	for part := range strings.SplitSeq(where, ".") {
-		name, idx, _ := strings.Cut(part, "[")
-		if name != "" {
-			tokens = append(tokens, name)
-		}
-		for idx != "" {
-			var n string
-			n, idx, _ = strings.Cut(idx, "]")
-			tokens = append(tokens, n)
-			idx = strings.TrimPrefix(idx, "[")
-		}
-	}
-	return tokens
 }
