@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/schema"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 )
 
@@ -126,33 +127,56 @@ const (
 	MaxTwimlChars = 4000
 )
 
-var (
-	identRE   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	xmlNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
-	headerRE  = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
-	reserved  = map[string]bool{"options": true, "route": true, "request": true, "result": true}
-)
-
-// twilioParams are the form parameters each API accepts (from Twilio's OpenAPI
-// spec), so a typo such as "Boddy" fails at provisioning. From and
-// MessagingServiceSid are left out on purpose: the route's sender settings own them.
-var twilioParams = map[twilio.API][]string{
-	twilio.Messages: {"To", "Body", "MediaUrl", "ContentSid", "ContentVariables", "StatusCallback",
-		"ApplicationSid", "MaxPrice", "ProvideFeedback", "Attempt", "ValidityPeriod", "ForceDelivery",
-		"ContentRetention", "AddressRetention", "SmartEncoded", "PersistentAction", "TrafficType",
-		"ShortenUrls", "ScheduleType", "SendAt", "SendAsMms", "RiskCheck", "FallbackFrom"},
-	twilio.Calls: {"To", "Url", "Twiml", "ApplicationSid", "Method", "FallbackUrl", "FallbackMethod",
-		"StatusCallback", "StatusCallbackEvent", "StatusCallbackMethod", "SendDigits", "Timeout",
-		"Record", "MachineDetection", "MachineDetectionTimeout", "TimeLimit", "CallerId", "CallReason", "Trim"},
-	twilio.Studio: {"To", "Parameters"},
+// Compile compiles a parsed mapping for one route, checking what the schema
+// cannot: that expressions compile against the names they can see, that
+// patterns are regular expressions, that references between parts hold
+// (path sources, the template fallback, required placeholders, duplicate
+// field names), that the checks hold for the route's options, and the
+// route's own settings (cfg). file names the mapping in errors
+// ("builtin:pingone" or a path). An error is a *ConfigError placed in the
+// file Parse read; a Spec built in code is first checked against the
+// schema, as a file would be.
+func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
+	if spec.src == nil {
+		if err := spec.validate(file); err != nil {
+			return nil, err
+		}
+	}
+	m, err := compile(spec, file, cfg)
+	if err != nil {
+		ce, ok := err.(*ConfigError)
+		if !ok {
+			ce = &ConfigError{Err: err}
+		}
+		ce.File = file
+		locateAll(spec.src, []*ConfigError{ce})
+		return nil, ce
+	}
+	return m, nil
 }
 
-// Compile checks and compiles a parsed mapping for one route. file names the
-// mapping in errors ("builtin:pingone" or a path).
-func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
-	errAt := func(where string, err error) error {
-		return &ConfigError{File: file, Where: where, Err: err}
+// validate checks a Spec built in code against the schema, as Parse checks
+// a file.
+func (s *Spec) validate(file string) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return &ConfigError{File: file, Err: err}
 	}
+	violations, err := schema.Validate(data)
+	if err != nil {
+		return &ConfigError{File: file, Err: err}
+	}
+	var problems []*ConfigError
+	for _, v := range violations {
+		problems = append(problems, &ConfigError{Path: v.Path, Key: v.Key, Err: errors.New(v.Message)})
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fileErrors(file, nil, problems)
+}
+
+func compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	m := &Mapping{name: spec.Name, file: file, maxBody: spec.Request.MaxBodyBytes}
 	if m.name == "" {
 		m.name = file
@@ -160,39 +184,20 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	if m.maxBody == 0 {
 		m.maxBody = DefaultMaxBodyBytes
 	}
-	if m.maxBody < 0 || m.maxBody > 10<<20 {
-		return nil, errAt("request.max_body_bytes", errors.New("must be between 1 and 10485760"))
-	}
 	routeAssume := strings.ToLower(cfg.Assume)
 	if !ValidAssume(routeAssume) {
-		return nil, errAt("assume", fmt.Errorf("the route's assume %q is not %q or %q", cfg.Assume, AssumeInternational, AssumeNational))
+		return nil, routeErr(fmt.Errorf("the route's assume %q is not %q or %q", cfg.Assume, AssumeInternational, AssumeNational))
 	}
 
 	m.methods = slices.Clone(spec.Request.Methods) // the spec may be compiled again
 	if len(m.methods) == 0 {
 		m.methods = []string{http.MethodPost}
 	}
-	for i, meth := range m.methods {
-		m.methods[i] = strings.ToUpper(meth)
-		switch m.methods[i] {
-		case http.MethodGet, http.MethodPost, http.MethodPut:
-		default:
-			return nil, errAt("request.methods", fmt.Errorf("method %q is not supported (GET, POST, PUT)", meth))
-		}
-	}
-	m.format = spec.Request.Format
-	if m.format == "" {
-		m.format = FormatAuto
-	}
-	switch m.format {
-	case FormatAuto, FormatForm, FormatJSON, FormatXML, FormatText, FormatNone:
-	default:
-		return nil, errAt("request.format", fmt.Errorf("unknown format %q (auto, form, json, xml, text, none)", m.format))
-	}
+	m.format = cmp.Or(spec.Request.Format, FormatAuto)
 	if spec.Request.Path != "" {
 		pp, err := compilePath(spec.Request.Path)
 		if err != nil {
-			return nil, errAt("request.path", err)
+			return nil, at(err, "request", "path")
 		}
 		m.path = pp
 	}
@@ -202,11 +207,15 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	if m.options == nil {
 		m.options = map[string]string{}
 	}
-	for k, v := range cfg.Options {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Options)) {
 		if _, ok := m.options[k]; !ok {
-			return nil, errAt("option "+k, fmt.Errorf("the mapping declares no option %q (it has: %s)", k, strings.Join(slices.Sorted(maps.Keys(m.options)), ", ")))
+			has := "it declares none"
+			if len(m.options) > 0 {
+				has = "it has: " + strings.Join(slices.Sorted(maps.Keys(m.options)), ", ")
+			}
+			return nil, routeErr(fmt.Errorf("the route sets option %q, which the mapping does not declare (%s)", k, has))
 		}
-		m.options[k] = v
+		m.options[k] = cfg.Options[k]
 	}
 	m.templates = maps.Clone(spec.Templates)
 	if m.templates == nil {
@@ -215,15 +224,19 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	maps.Copy(m.templates, cfg.Templates)
 	if spec.TemplateFallback != "" {
 		if _, ok := m.templates[spec.TemplateFallback]; !ok {
-			return nil, errAt("template_fallback", fmt.Errorf("no template %q", spec.TemplateFallback))
+			return nil, at(fmt.Errorf("no template %q", spec.TemplateFallback), "template_fallback")
 		}
 	}
-	for key, text := range m.templates {
-		have := placeholders(text)
+	for _, key := range slices.Sorted(maps.Keys(m.templates)) {
+		have := placeholders(m.templates[key])
 		for _, need := range spec.TemplateRequires {
-			if !have[need] {
-				return nil, errAt("template "+key, fmt.Errorf("must contain {{%s}}", need))
+			if have[need] {
+				continue
 			}
+			if _, ok := cfg.Templates[key]; ok {
+				return nil, routeErr(fmt.Errorf("the route's template %q must contain {{%s}}", key, need))
+			}
+			return nil, at(fmt.Errorf("must contain {{%s}}", need), "templates", key)
 		}
 	}
 
@@ -232,21 +245,20 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 
 	// Checks see the effective options only, and run once, here.
 	for i, ch := range spec.Checks {
-		where := fmt.Sprintf("checks[%d]", i)
 		p, err := c.compile(ch.Expr, map[string]any{"options": m.options}, kindBool)
 		if err != nil {
-			return nil, errAt(where, err)
+			return nil, at(err, "checks", i, "expr")
 		}
 		ok, err := p.run(map[string]any{"options": m.options})
 		if err != nil {
-			return nil, errAt(where, err)
+			return nil, at(err, "checks", i, "expr")
 		}
 		if ok != true {
 			msg := ch.Message
 			if msg == "" {
 				msg = "does not hold: " + ch.Expr
 			}
-			return nil, errAt(where, errors.New(msg))
+			return nil, at(errors.New(msg), "checks", i)
 		}
 	}
 
@@ -255,33 +267,11 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	// Fields, in order: each sees only the fields before it.
 	m.fieldIndex = map[string]int{}
 	for i, fs := range spec.Fields {
-		where := fmt.Sprintf("field %q", fs.Name)
-		if !identRE.MatchString(fs.Name) || reserved[fs.Name] {
-			return nil, errAt(fmt.Sprintf("fields[%d].name", i), fmt.Errorf("%q must be an identifier ([a-z_][a-z0-9_]*) and not options, route, request or result", fs.Name))
-		}
 		if _, dup := m.fieldIndex[fs.Name]; dup {
-			return nil, errAt(where, errors.New("is declared twice"))
+			return nil, at(fmt.Errorf("field %q is declared twice", fs.Name), "fields", i, "name")
 		}
-		f := field{name: fs.Name, def: fs.Default, required: fs.Required, typ: fs.Type, maxLen: fs.MaxLength, secret: fs.Secret}
-		if f.typ == "" {
-			f.typ = TypeText
-		}
-		switch f.typ {
-		case TypeText, TypeDigits, TypeJSON, TypePhone, TypeSender:
-		default:
-			return nil, errAt(where, fmt.Errorf("unknown type %q (text, phone, sender, digits, json)", f.typ))
-		}
-		if fs.Assume != "" {
-			at := &ConfigError{File: file, Pos: valuePos(spec.src, "fields", fmt.Sprint(i), "assume"), Where: where + ".assume"}
-			switch {
-			case f.typ != TypePhone:
-				at.Err = fmt.Errorf("only a field of type \"phone\" takes assume (this one is %q)", f.typ)
-				return nil, at
-			case !ValidAssume(fs.Assume):
-				at.Err = fmt.Errorf("unknown value %q (%s or %s)", fs.Assume, AssumeInternational, AssumeNational)
-				return nil, at
-			}
-		}
+		f := field{name: fs.Name, def: fs.Default, required: fs.Required, typ: cmp.Or(fs.Type, TypeText),
+			maxLen: cmp.Or(fs.MaxLength, DefaultMaxLength), secret: fs.Secret}
 		if f.typ == TypePhone || f.typ == TypeSender {
 			f.phone = cfg.Phone
 			if f.typ == TypePhone {
@@ -293,33 +283,33 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 				}
 			}
 			if f.phone == nil {
-				return nil, errAt(where, errors.New("has type "+f.typ+" but no phone normalizer is configured"))
+				return nil, at(errors.New("has type "+f.typ+" but no phone normalizer is configured"), "fields", i, "type")
 			}
-		}
-		if f.maxLen == 0 {
-			f.maxLen = DefaultMaxLength
-		}
-		if f.maxLen < 0 || f.maxLen > 1<<20 {
-			return nil, errAt(where+".max_length", errors.New("must be between 1 and 1048576"))
 		}
 		if fs.Pattern != "" {
 			re, err := regexp.Compile("^(?:" + fs.Pattern + ")$")
 			if err != nil {
-				return nil, errAt(where+".pattern", err)
+				return nil, at(err, "fields", i, "pattern")
 			}
 			f.pattern = re
 		}
 		srcs := fs.From
-		if over, ok := cfg.Fields[fs.Name]; ok {
+		over, overridden := cfg.Fields[fs.Name]
+		if overridden {
 			srcs = over
 		}
 		for j, s := range srcs {
 			src, err := compileSource(s)
-			if err != nil {
-				return nil, errAt(fmt.Sprintf("%s.from[%d]", where, j), err)
+			if err == nil {
+				if name, ok := strings.CutPrefix(s, "path:"); ok && (m.path == nil || !strings.Contains(m.path.pattern, "{"+name+"}")) {
+					err = fmt.Errorf("source %q: request.path has no {%s}", s, name)
+				}
 			}
-			if name, ok := strings.CutPrefix(s, "path:"); ok && (m.path == nil || !strings.Contains(m.path.pattern, "{"+name+"}")) {
-				return nil, errAt(fmt.Sprintf("%s.from[%d]", where, j), fmt.Errorf("request.path has no {%s}", name))
+			if err != nil {
+				if overridden {
+					return nil, routeErr(fmt.Errorf("the route's sources for field %q: %w", fs.Name, err))
+				}
+				return nil, at(err, "fields", i, "from", j)
 			}
 			m.needsBasic = m.needsBasic || src.basic
 			f.sources = append(f.sources, src)
@@ -327,77 +317,62 @@ func Compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 		if fs.Value != "" {
 			p, err := c.compile(fs.Value, env, kindAny)
 			if err != nil {
-				return nil, errAt(where+".value", err)
+				return nil, at(err, "fields", i, "value")
 			}
 			f.value = p
 		}
 		if len(f.sources) == 0 && f.value == nil && f.def == "" && f.required {
-			return nil, errAt(where, errors.New("is required but has no from, value or default"))
+			return nil, at(fmt.Errorf("field %q is required but has no from, value or default", fs.Name), "fields", i)
 		}
 		env = withField(env, fs.Name)
 		m.fieldIndex[fs.Name] = len(m.fields)
 		m.fields = append(m.fields, f)
 	}
-	for name := range cfg.Fields {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Fields)) {
 		if _, ok := m.fieldIndex[name]; !ok {
-			return nil, errAt("field "+name, errors.New("the mapping has no such field"))
+			return nil, routeErr(fmt.Errorf("the route sets sources for field %q, which the mapping does not have", name))
 		}
 	}
 	m.envSize = len(env) + 1
 
-	// Twilio parameters.
+	// Twilio parameters: the schema knows which each API takes.
 	if spec.Twilio.API != "" {
 		p, err := c.compile(spec.Twilio.API, env, kindAny)
 		if err != nil {
-			return nil, errAt("twilio.api", err)
+			return nil, at(err, "twilio", "api")
 		}
 		m.api = p
 	}
 	m.params = map[twilio.API][]param{}
-	for api, ps := range map[twilio.API]map[string]string{twilio.Messages: spec.Twilio.Messages, twilio.Calls: spec.Twilio.Calls, twilio.Studio: spec.Twilio.Studio} {
+	for _, api := range []twilio.API{twilio.Messages, twilio.Calls, twilio.Studio} {
+		ps := map[twilio.API]map[string]string{twilio.Messages: spec.Twilio.Messages, twilio.Calls: spec.Twilio.Calls, twilio.Studio: spec.Twilio.Studio}[api]
 		if ps == nil {
 			continue
 		}
 		list := []param{}
 		for _, name := range slices.Sorted(maps.Keys(ps)) {
-			where := fmt.Sprintf("twilio.%s.%s", api, name)
-			if name == "From" || name == "MessagingServiceSid" {
-				return nil, errAt(where, errors.New("is set by the route's sender settings (from, messaging_service_sid, senders), not by the mapping"))
-			}
-			if !slices.Contains(twilioParams[api], name) {
-				return nil, errAt(where, fmt.Errorf("is not a parameter of Twilio's %s API", api))
-			}
 			p, err := c.compile(ps[name], env, kindAny)
 			if err != nil {
-				return nil, errAt(where, err)
+				return nil, at(err, "twilio", string(api), name)
 			}
 			list = append(list, param{name: name, prog: p})
 		}
-		if !slices.ContainsFunc(list, func(p param) bool { return p.name == "To" }) {
-			return nil, errAt("twilio."+string(api), errors.New("must set To"))
-		}
 		m.params[api] = list
-	}
-	if len(m.params) == 0 {
-		return nil, errAt("twilio", errors.New("must define at least one of messages, calls or studio"))
 	}
 
 	// Replies see every field plus result.
 	renv := maps.Clone(env)
 	renv["result"] = &Result{}
 	var err error
-	if m.success, err = c.compileCases(spec.Reply.Success, renv, "reply.success", "200"); err != nil {
-		return nil, errAt("", err)
+	if m.success, err = c.compileCases(spec.Reply.Success, renv, "success", "200"); err != nil {
+		return nil, err
 	}
-	if m.failure, err = c.compileCases(spec.Reply.Failure, renv, "reply.failure", "result.suggested_status"); err != nil {
-		return nil, errAt("", err)
-	}
-	if len(m.success) == 0 || len(m.failure) == 0 {
-		return nil, errAt("reply", errors.New("needs both success and failure"))
+	if m.failure, err = c.compileCases(spec.Reply.Failure, renv, "failure", "result.suggested_status"); err != nil {
+		return nil, err
 	}
 	if len(spec.Reply.Invalid) > 0 {
-		if m.invalid, err = c.compileCases(spec.Reply.Invalid, renv, "reply.invalid", "result.suggested_status"); err != nil {
-			return nil, errAt("", err)
+		if m.invalid, err = c.compileCases(spec.Reply.Invalid, renv, "invalid", "result.suggested_status"); err != nil {
+			return nil, err
 		}
 	} else {
 		m.invalid = m.failure
@@ -465,88 +440,54 @@ const (
 	ReplyEmpty  = "empty"
 )
 
-func (c *compiler) compileCases(cases Cases, env map[string]any, where, defStatus string) ([]replyCase, error) {
+func (c *compiler) compileCases(cases Cases, env map[string]any, which, defStatus string) ([]replyCase, error) {
 	var out []replyCase
 	for i, rc := range cases {
-		w := fmt.Sprintf("%s[%d]", where, i)
-		fail := func(part string, err error) error { return fmt.Errorf("%s%s: %w", w, part, err) }
-		cc := replyCase{where: w, format: rc.Format, root: rc.Root, contentType: rc.ContentType}
+		path := Path{"reply", which, i}
+		fail := func(err error, part ...any) error { return at(err, append(slices.Clone(path), part...)...) }
+		cc := replyCase{where: path.String(), format: cmp.Or(rc.Format, ReplyJSON), root: rc.Root, contentType: rc.ContentType}
 		if rc.When != "" {
 			p, err := c.compile(rc.When, env, kindBool)
 			if err != nil {
-				return nil, fail(".when", err)
+				return nil, fail(err, "when")
 			}
 			cc.when = p
 		}
-		st := rc.Status
-		if st == "" {
-			st = defStatus
-		}
-		p, err := c.compile(st, env, kindInt)
+		p, err := c.compile(cmp.Or(rc.Status, defStatus), env, kindInt)
 		if err != nil {
-			return nil, fail(".status", err)
+			return nil, fail(err, "status")
 		}
 		cc.status = p
 		for _, name := range slices.Sorted(maps.Keys(rc.Headers)) {
-			if !headerRE.MatchString(name) {
-				return nil, fail(".headers", fmt.Errorf("%q is not a valid header name", name))
-			}
 			hp, err := c.compile(rc.Headers[name], env, kindAny)
 			if err != nil {
-				return nil, fail(".headers."+name, err)
+				return nil, fail(err, "headers", name)
 			}
 			cc.headers = append(cc.headers, header{name: http.CanonicalHeaderKey(name), prog: hp})
 		}
-		if cc.format == "" {
-			cc.format = ReplyJSON
-		}
 		switch cc.format {
-		case ReplyJSON, ReplyForm:
-			if cc.body, err = c.compileTree(rc.Body, env); err != nil {
-				return nil, fail(".body", err)
+		case ReplyJSON, ReplyForm, ReplyXML, ReplyTwilio:
+			if cc.body, err = c.compileTree(rc.Body, env, append(slices.Clone(path), "body")); err != nil {
+				return nil, err
 			}
-			if cc.format == ReplyForm && cc.body != nil && !cc.body.flatObject() {
-				return nil, fail(".body", errors.New("a form body must be an object of expressions"))
+			if cc.format == ReplyXML {
+				if err := cc.body.checkXMLNames(append(slices.Clone(path), "body")); err != nil {
+					return nil, err
+				}
 			}
-		case ReplyXML:
-			if !xmlNameRE.MatchString(cc.root) {
-				return nil, fail(".root", fmt.Errorf("%q is not a valid XML element name", cc.root))
-			}
-			if cc.body, err = c.compileTree(rc.Body, env); err != nil {
-				return nil, fail(".body", err)
-			}
-			if cc.body != nil && cc.body.kind != nodeObject {
-				return nil, fail(".body", errors.New("an xml body must be an object"))
-			}
-			if err := cc.body.checkXMLNames(); err != nil {
-				return nil, fail(".body", err)
+			if cc.format == ReplyTwilio {
+				cc.root = cmp.Or(cc.root, "json")
 			}
 		case ReplyText:
 			var src string
 			if err := json.Unmarshal(rc.Body, &src); err != nil {
-				return nil, fail(".body", errors.New("a text body must be one expression string"))
+				return nil, fail(err, "body")
 			}
 			p, err := c.compile(src, env, kindAny)
 			if err != nil {
-				return nil, fail(".body", err)
+				return nil, fail(err, "body")
 			}
 			cc.body = &node{kind: nodeExpr, prog: p}
-		case ReplyTwilio:
-			if cc.root == "" {
-				cc.root = "json"
-			}
-			if cc.root != "json" && cc.root != "xml" {
-				return nil, fail(".root", errors.New(`format twilio takes root "json" or "xml"`))
-			}
-			if cc.body, err = c.compileTree(rc.Body, env); err != nil {
-				return nil, fail(".body", err)
-			}
-			if cc.body != nil && cc.body.kind != nodeObject && cc.body.kind != nodeExpr {
-				return nil, fail(".body", errors.New("a twilio body must be an object, or one expression giving a map"))
-			}
-		case ReplyEmpty:
-		default:
-			return nil, fail(".format", fmt.Errorf("unknown format %q (json, xml, text, form, twilio, empty)", cc.format))
 		}
 		out = append(out, cc)
 	}
@@ -569,59 +510,51 @@ const (
 	nodeLiteral
 )
 
-func (n *node) flatObject() bool {
-	if n.kind != nodeObject {
-		return false
-	}
-	for _, ch := range n.children {
-		if ch.kind != nodeExpr && ch.kind != nodeLiteral {
-			return false
-		}
-	}
-	return true
-}
-
-func (n *node) checkXMLNames() error {
+// checkXMLNames checks that an xml body's keys are XML names (attributes
+// "@name" too) and that attributes are values; path is the body's.
+func (n *node) checkXMLNames(path Path) error {
 	if n == nil {
 		return nil
 	}
 	for i, k := range n.keys {
-		name := strings.TrimPrefix(k, "@")
-		if !xmlNameRE.MatchString(name) {
-			return fmt.Errorf("%q is not a valid XML name", k)
+		p := append(slices.Clone(path), k)
+		if !xmlNameRE.MatchString(strings.TrimPrefix(k, "@")) {
+			return &ConfigError{Path: p, Key: true, Err: fmt.Errorf("%q is not a valid XML name", k)}
 		}
 		if strings.HasPrefix(k, "@") && n.children[i].kind != nodeExpr && n.children[i].kind != nodeLiteral {
-			return fmt.Errorf("attribute %q must be a value", k)
+			return at(fmt.Errorf("attribute %q must be a value", k), p...)
 		}
-		if err := n.children[i].checkXMLNames(); err != nil {
+		if err := n.children[i].checkXMLNames(p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+var xmlNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+
 // compileTree reads a JSON template keeping key order: string leaves are
-// expressions, other scalars are literals.
-func (c *compiler) compileTree(raw json.RawMessage, env map[string]any) (*node, error) {
+// expressions, other scalars are literals. path is the template's, for errors.
+func (c *compiler) compileTree(raw json.RawMessage, env map[string]any, path Path) (*node, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	n, err := c.readNode(dec, env, "")
+	n, err := c.readNode(dec, env, path)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the body")
+		return nil, at(errors.New("unexpected data after the body"), path...)
 	}
 	return n, nil
 }
 
-func (c *compiler) readNode(dec *json.Decoder, env map[string]any, path string) (*node, error) {
+func (c *compiler) readNode(dec *json.Decoder, env map[string]any, path Path) (*node, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, err
+		return nil, at(err, path...)
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -631,13 +564,14 @@ func (c *compiler) readNode(dec *json.Decoder, env map[string]any, path string) 
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
-					return nil, err
+					return nil, at(err, path...)
 				}
 				key := kt.(string)
+				p := append(slices.Clone(path), key)
 				if slices.Contains(n.keys, key) {
-					return nil, fmt.Errorf("key %q appears twice", path+key)
+					return nil, &ConfigError{Path: p, Key: true, Err: fmt.Errorf("key %q appears twice", key)}
 				}
-				ch, err := c.readNode(dec, env, path+key+".")
+				ch, err := c.readNode(dec, env, p)
 				if err != nil {
 					return nil, err
 				}
@@ -648,8 +582,8 @@ func (c *compiler) readNode(dec *json.Decoder, env map[string]any, path string) 
 			return n, err
 		case '[':
 			n := &node{kind: nodeArray}
-			for dec.More() {
-				ch, err := c.readNode(dec, env, path+"[].")
+			for i := 0; dec.More(); i++ {
+				ch, err := c.readNode(dec, env, append(slices.Clone(path), i))
 				if err != nil {
 					return nil, err
 				}
@@ -661,13 +595,13 @@ func (c *compiler) readNode(dec *json.Decoder, env map[string]any, path string) 
 	case string:
 		p, err := c.compile(t, env, kindAny)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", strings.TrimSuffix(path, "."), err)
+			return nil, at(err, path...)
 		}
 		return &node{kind: nodeExpr, prog: p}, nil
 	}
 	lit, err := json.Marshal(tok)
 	if err != nil {
-		return nil, err
+		return nil, at(err, path...)
 	}
 	return &node{kind: nodeLiteral, literal: lit}, nil
 }

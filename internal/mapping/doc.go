@@ -2,15 +2,19 @@
 // reads a legacy product's SMS request, computes the Twilio parameters and writes
 // the answer the product checks.
 //
-// A mapping file is JSON (schema: mappings/schema.json). It has five parts:
+// A mapping file is JSON with comments (// and /* */) and trailing commas
+// allowed. Its shape is described once, by mappings/schema.json: Load and
+// Parse turn comments into spaces (every other byte keeps its offset) and
+// check the file against the schema, whose titles and descriptions are also
+// the reference (mappings/REFERENCE.md, generated). It has five parts:
 //
 //   - request: which methods and body format to accept and the body size cap;
 //   - options and templates: named settings with defaults that the Caddyfile may
 //     override (markers, message templates), and checks: rules over the
 //     effective options that make a route fail to provision when broken;
-//   - fields: ordered named values read from the request (form, query, JSON via
-//     gjson paths, XML, headers, path segments, Basic credentials, the raw body)
-//     or computed by expr-lang expressions, each validated (required, phone,
+//   - fields: ordered named values read from the request by sources (of the
+//     kinds SourceKinds lists) or computed by expr-lang expressions, each
+//     validated (required, phone,
 //     sender, digits, max_length, pattern); a phone field may say how the
 //     product writes numbers without "+" (assume: international or national,
 //     read through Config.PhoneFor; a route's Config.Assume wins);
@@ -29,8 +33,14 @@
 // before parsing (products that paste macros into templates unescaped), never
 // anything that changes the meaning of a valid body.
 //
-// Everything is compiled once by Compile: an unknown field, option, function or a
-// type error fails there with the file, the field and the position. Nothing is
-// compiled per request. The package has no Caddy imports so it can be tested and
-// fuzzed alone.
+// Compile checks what the schema cannot (expressions against the names they
+// can see, regular expressions, references between parts, the checks, the
+// route's own settings) and compiles everything once; nothing is compiled per
+// request. Provisioning a route (Load then Compile, or LoadAndCompile) and
+// `caddy twilio-sms check` (Check) go through the same functions, so they
+// report the same problems in the same words: each a *ConfigError carrying
+// the file, the structured path of the part at fault and its line and column
+// in the file as written, rendered "file:line:col: path: message". One
+// function (locate) turns a path into a position. The package has no Caddy
+// imports so it can be tested and fuzzed alone.
 package mapping

@@ -99,3 +99,16 @@ func configErr(t testing.TB, err error) *ConfigError {
 	}
 	return ce
 }
+
+// textAt is the text of src from line:col (1-based, col in bytes) to the end
+// of that line; "" for line 0.
+func textAt(src string, line, col int) string {
+	if line < 1 {
+		return ""
+	}
+	lines := strings.Split(src, "\n")
+	if line > len(lines) || col < 1 || col > len(lines[line-1])+1 {
+		return "<beyond the text>"
+	}
+	return lines[line-1][col-1:]
+}

@@ -316,9 +316,6 @@ type pathPattern struct {
 }
 
 func compilePath(p string) (*pathPattern, error) {
-	if !strings.HasPrefix(p, "/") {
-		return nil, errSimple("must start with /")
-	}
 	parts := strings.Split(p, "/")
 	if len(parts) > maxPathParts {
 		return nil, errSimple("has too many segments")

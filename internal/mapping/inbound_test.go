@@ -174,7 +174,7 @@ func TestParseRequestErrors(t *testing.T) {
 		{name: "invalid form escape", in: form("v=%zz"), field: "body", status: 400, wantReason: "not a valid form-encoded body"},
 		{name: "too many form keys", in: form(strings.Repeat("a=1&", maxFormKeys)), field: "body", status: 400, wantReason: "too many form parameters"},
 		{name: "wrong method", request: `{"methods": ["POST"]}`, in: req{method: "GET", target: "/sms?v=1"}, field: "method", status: 405, wantReason: "must be one of POST"},
-		{name: "wrong method lists all", request: `{"methods": ["post", "PUT"]}`, in: req{method: "DELETE"}, field: "method", status: 405, wantReason: "must be one of POST, PUT"},
+		{name: "wrong method lists all", request: `{"methods": ["POST", "PUT"]}`, in: req{method: "DELETE"}, field: "method", status: 405, wantReason: "must be one of POST, PUT"},
 		{name: "path mismatch", request: twilioPath, in: req{target: "/2010-04-01/Accounts/AC1/Calls.json"}, field: "path", status: 404, wantReason: "does not match /2010-04-01/Accounts/{AccountSid}/Messages{ext}"},
 		{name: "path too short", request: twilioPath, in: req{target: "/2010-04-01/Accounts/AC1"}, field: "path", status: 404, wantReason: "does not match"},
 		{name: "path with an empty segment", request: twilioPath, in: req{target: "/2010-04-01/Accounts//Messages.json"}, field: "path", status: 404, wantReason: "does not match"},

@@ -3,13 +3,12 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strconv"
 )
 
-// Spec is a mapping file as written by an operator. Field names are the JSON keys.
+// Spec is a mapping file as written by an operator. Field names are the JSON
+// keys. mappings/schema.json describes each key and value, and is what checks
+// them (Parse); mappings/REFERENCE.md is rendered from it. The comments here
+// say what the Go side does with them.
 type Spec struct {
 	// Name identifies the mapping in logs and metrics. Defaults to the file name.
 	Name string `json:"name,omitempty"`
@@ -33,14 +32,14 @@ type Spec struct {
 	// with the check's message (e.g. two markers where one contains the other).
 	Checks []CheckSpec `json:"checks,omitempty"`
 	// Fields are read or computed in order; later fields may use earlier ones.
-	Fields []FieldSpec `json:"fields"`
+	Fields []FieldSpec `json:"fields,omitempty"`
 	// Twilio maps fields onto each Twilio API's form parameters.
 	Twilio TwilioSpec `json:"twilio"`
 	// Reply says what the caller gets back.
 	Reply ReplySpec `json:"reply"`
 
-	// src is the file Parse read, for the line and column of errors Compile
-	// finds (nil when the Spec was built in code).
+	// src is the file Parse read, as written, for the line and column of
+	// errors Compile finds; nil when the Spec was built in code.
 	src []byte
 }
 
@@ -55,10 +54,9 @@ type CheckSpec struct {
 
 // RequestSpec describes the inbound request.
 type RequestSpec struct {
-	// Methods accepted, upper case. Default ["POST"].
+	// Methods accepted: GET, POST or PUT. Default ["POST"].
 	Methods []string `json:"methods,omitempty"`
-	// Format of the body: "auto" (by Content-Type, then by sniffing), "form",
-	// "json", "xml", "text" or "none" (GET with a query string). Default "auto".
+	// Format of the body: one of the Format* constants. Default FormatAuto.
 	Format string `json:"format,omitempty"`
 	// Path is an optional pattern such as "/2010-04-01/Accounts/{AccountSid}/Messages{ext}"
 	// whose {name} segments become path:name sources. A request whose path does not
@@ -75,10 +73,8 @@ type FieldSpec struct {
 	// for routing.
 	Name string `json:"name"`
 	// From lists sources tried in order; the first non-empty wins. A source is
-	// "kind:arg": form:<key>, query:<key>, param:<key> (form, then query),
-	// json:<gjson path>, xml:<element path or name>, header:<Name>,
-	// path:<name>, basic:user, basic:password, any:<key> (form, query, JSON
-	// top-level key, XML element), or "body" (the whole body as text).
+	// "kind:arg" ("form:to", "json:recipient.phone") or "body", with a kind
+	// from SourceKinds.
 	From []string `json:"from,omitempty"`
 	// Value is an expression computing the field from earlier fields when no
 	// source gave a value (or instead of sources when From is empty).
@@ -87,10 +83,8 @@ type FieldSpec struct {
 	Default string `json:"default,omitempty"`
 	// Required rejects the request when the field ends up empty.
 	Required bool `json:"required,omitempty"`
-	// Type validates and normalizes: "text" (default), "phone" (E.164 via
-	// libphonenumber and the route's default region), "sender" (phone, short code,
-	// alphanumeric ID or NetIQ CC\number), "digits", "json" (must be a JSON object;
-	// lenient forms such as {"OTP":012345} are repaired with the digits kept).
+	// Type validates and normalizes: one of the Type* constants. Default
+	// TypeText. Phone and sender fields use Config.Phone (or Config.PhoneFor).
 	Type string `json:"type,omitempty"`
 	// MaxLength caps the value in characters. Default 4096.
 	MaxLength int `json:"max_length,omitempty"`
@@ -100,7 +94,7 @@ type FieldSpec struct {
 	// or AssumeNational ("national": in the route's default region). Empty
 	// means auto: the phone normalizer decides, and refuses a number it could
 	// read both ways. A route's Config.Assume (the Caddyfile's setting) wins
-	// over it. Any other value fails Compile.
+	// over it. Any other value, or assume on another type, fails the schema.
 	Assume string `json:"assume,omitempty"`
 	// Pattern is a regular expression the whole value must match.
 	Pattern string `json:"pattern,omitempty"`
@@ -125,10 +119,10 @@ type TwilioSpec struct {
 // "when" conditions; the first case whose condition holds is used.
 type ReplySpec struct {
 	// Success is used when Twilio accepted the request.
-	Success Cases `json:"success"`
+	Success Cases `json:"success,omitempty"`
 	// Failure is used when Twilio refused, was unreachable, timed out, or the
 	// adapter refused (rate limit, geo block).
-	Failure Cases `json:"failure"`
+	Failure Cases `json:"failure,omitempty"`
 	// Invalid is used for bad input (a field missing or malformed). Default: Failure.
 	Invalid Cases `json:"invalid,omitempty"`
 }
@@ -141,14 +135,14 @@ func (c *Cases) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
 		var one ReplyCase
-		if err := strictUnmarshal(b, &one); err != nil {
+		if err := json.Unmarshal(b, &one); err != nil {
 			return err
 		}
 		*c = Cases{one}
 		return nil
 	}
 	var many []ReplyCase
-	if err := strictUnmarshal(b, &many); err != nil {
+	if err := json.Unmarshal(b, &many); err != nil {
 		return err
 	}
 	*c = many
@@ -166,166 +160,10 @@ type ReplyCase struct {
 	ContentType string `json:"content_type,omitempty"`
 	// Headers are extra response headers, values as expressions.
 	Headers map[string]string `json:"headers,omitempty"`
-	// Format of Body: "json" (an object whose string leaves are expressions;
-	// numbers, booleans and null are literals), "xml" (the same object rendered as
-	// elements under Root; keys starting with "@" are attributes), "text" (a single
-	// expression), "form" (an object of expressions, form-encoded), "twilio" (Twilio's
-	// own reply relayed, as JSON or, with Root "xml", converted to Twilio's XML) or
-	// "empty". With format twilio, Body is optional: an object like format json's
-	// (snake_case keys such as code, message, more_info, status), or one
-	// expression giving a map, used instead of the built-in summary when Twilio
-	// gave no body to relay, that is when the adapter answered by itself (bad
-	// input, rate limit, Twilio unreachable).
+	// Format of Body: one of the Reply* constants. Default ReplyJSON.
 	Format string `json:"format,omitempty"`
 	// Root is the XML root element (format xml), or "json"/"xml" for format twilio.
 	Root string `json:"root,omitempty"`
 	// Body is the template described by Format.
 	Body json.RawMessage `json:"body,omitempty"`
-}
-
-// Parse decodes a mapping file strictly: unknown keys are errors, and every error
-// carries the line and column.
-func Parse(file string, data []byte) (*Spec, error) {
-	var s Spec
-	if err := strictUnmarshal(data, &s); err != nil {
-		return nil, &ConfigError{File: file, Pos: position(data, err), Err: err}
-	}
-	s.src = data
-	return &s, nil
-}
-
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("unexpected data after the top-level object")
-	}
-	return nil
-}
-
-// position finds line:column of a JSON decoding error, when it has an offset.
-func position(data []byte, err error) string {
-	var off int64 = -1
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset - 1 // the offending character, not the one after it
-	case errors.As(err, &te):
-		off = te.Offset - 1 // the value's last character
-	}
-	if off < 0 {
-		// DisallowUnknownFields errors carry no offset: find the key's first use.
-		const p = `json: unknown field "`
-		if msg := err.Error(); len(msg) > len(p) && msg[:len(p)] == p {
-			off = keyOffset(data, msg[len(p):len(msg)-1])
-		}
-	}
-	if off < 0 {
-		return ""
-	}
-	return lineCol(data, int(off))
-}
-
-// keyOffset finds the first place "key" is used as an object key (followed by
-// a colon), -1 if none: the same text may appear earlier as a value.
-func keyOffset(data []byte, key string) int64 {
-	quoted := []byte(`"` + key + `"`)
-	for start := 0; ; {
-		i := bytes.Index(data[start:], quoted)
-		if i < 0 {
-			return -1
-		}
-		at := start + i
-		rest := bytes.TrimLeft(data[at+len(quoted):], " \t\r\n")
-		if len(rest) > 0 && rest[0] == ':' {
-			return int64(at)
-		}
-		start = at + 1
-	}
-}
-
-func lineCol(data []byte, off int) string {
-	if off > len(data) {
-		off = len(data)
-	}
-	line, col := 1, 1
-	for _, c := range data[:off] {
-		if c == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("%d:%d", line, col)
-}
-
-// valuePos is "line:column" of the value at path in a JSON document (object
-// keys and array indexes, e.g. "fields", "2", "assume"), or "" when data is
-// nil, not JSON, or has no such value.
-func valuePos(data []byte, path ...string) string {
-	if data == nil {
-		return ""
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for depth := 0; ; depth++ {
-		if depth == len(path) {
-			// The next token is the value: skip to its first character.
-			off := int(dec.InputOffset())
-			for off < len(data) && bytes.IndexByte([]byte(" \t\r\n,:"), data[off]) >= 0 {
-				off++
-			}
-			return lineCol(data, off)
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		switch tok {
-		case json.Delim('{'):
-			found := false
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return ""
-				}
-				if k == path[depth] {
-					found = true
-					break
-				}
-				if skipValue(dec) != nil {
-					return ""
-				}
-			}
-			if !found {
-				return ""
-			}
-		case json.Delim('['):
-			want, err := strconv.Atoi(path[depth])
-			if err != nil || want < 0 {
-				return ""
-			}
-			i := 0
-			for ; i < want && dec.More(); i++ {
-				if skipValue(dec) != nil {
-					return ""
-				}
-			}
-			if i < want || !dec.More() {
-				return ""
-			}
-		default:
-			return ""
-		}
-	}
-}
-
-// skipValue reads one whole value from dec.
-func skipValue(dec *json.Decoder) error {
-	var raw json.RawMessage
-	return dec.Decode(&raw)
 }
