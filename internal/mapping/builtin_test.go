@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"net/url"
 	"strings"
 	"testing"
@@ -298,5 +299,23 @@ func TestBuiltinVoiceLimits(t *testing.T) {
 	}
 	if got, want := p.Get("Twiml"), `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"></Pause></Response>`; got != want {
 		t.Errorf("Twiml %s\nwant  %s", got, want)
+	}
+}
+
+// TestBuiltinComments: a built-in mapping carries comments, read through
+// mappings.Read and Load like any other.
+func TestBuiltinComments(t *testing.T) {
+	found := false
+	for _, name := range mappings.Names() {
+		data, _ := mappings.Read(name)
+		if bytes.Contains(data, []byte("\n  //")) || bytes.Contains(data, []byte("/*")) {
+			found = true
+			if _, err := LoadAndCompile(name, Config{Phone: testPhone}); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	if !found {
+		t.Error("no built-in mapping has a comment")
 	}
 }
