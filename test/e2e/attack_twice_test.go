@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -199,5 +201,55 @@ func TestAttackGracePeriodShorterThanTimeout(t *testing.T) {
 	}
 	if out, err := check(okFile); err != nil {
 		t.Errorf("check --config with grace_period 10s ≥ timeout 3s: %v, want exit 0:\n%s", err, out)
+	}
+}
+
+// TestAttackDedupNotEvictedByFlood: an attacker (or a busy day) sends 10,000
+// other messages between a message and its re-post; the dedup cache must not
+// forget the first one early (its cap is 100,000 entries: it refuses new sends
+// with 503 at the cap rather than evicting an entry inside its window).
+func TestAttackDedupNotEvictedByFlood(t *testing.T) {
+	caddyBin(t)
+	const others = 10000
+	acc := newSimAccount(t)
+	s := startSim(t, simOptions{maxRecords: others + 100}, acc)
+	ad := startAdapter(t, "", route{path: "/sms", lines: append(accountLines(s, acc), "name dedup-flood", "timeout 5s",
+		"dial_timeout 500ms", "max_concurrent 64", "rate_limit destination off")})
+	client := callerClient(t, 32, 10*time.Second)
+	to := newPhone(t)
+	msg, _ := newMessage(t)
+	first := post(client, ad.base()+"/sms", smsForm(to, msg))
+	if !first.OK || first.Sid == "" {
+		t.Fatalf("first: %s (%s)", first, first.Message)
+	}
+	start := time.Now()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > others {
+					return
+				}
+				// Filler texts carry no code: nothing to register or scan for.
+				a := post(client, ad.base()+"/sms", smsForm(to, fmt.Sprintf("filler %d", i)))
+				if !a.OK {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	again := post(client, ad.base()+"/sms", smsForm(to, msg))
+	n := len(recordsWhere(t, s, byBody(msg)))
+	t.Logf("%d other messages in %s (%d not accepted); re-post: %s, the first message reached the simulator %d time(s)",
+		others, took.Round(10*time.Millisecond), failed.Load(), again, n)
+	if !again.OK || again.Sid != first.Sid || n != 1 {
+		t.Errorf("re-post after %d other messages: %s sid %q, simulator %d; want the first answer (sid %q) and 1 message", others, again, again.Sid, n, first.Sid)
 	}
 }
