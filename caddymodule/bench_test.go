@@ -118,7 +118,7 @@ func newBenchRequest() *benchRequest {
 }
 
 func (br *benchRequest) next(i int) *http.Request {
-	br.buf = append(br.buf[:0], "to=%2B15005550006&message=Your+code+is+"...)
+	br.buf = append(br.buf[:0], "to=%2B14155552671&message=Your+code+is+"...)
 	br.buf = strconv.AppendInt(br.buf, int64(100000+i%900000), 10)
 	br.body.Reset(br.buf)
 	br.r.Body = &br.body

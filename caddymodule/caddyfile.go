@@ -103,6 +103,11 @@ func isMappingFile(s string) bool {
 //	    fallback_on_5xx
 //	    dedup                 <window> | off
 //
+//	    # shared state across instances
+//	    redis                 <url>
+//	    redis_secret          <secret>
+//	    redis_failure         local | refuse
+//
 //	    # guards
 //	    caller_auth           header <Name> <value> | basic <user> <password> | bearer <token> |
 //	                          params <name> <value>... | standard_webhooks <secret> | zitadel_signature <key>  [name <identity>]
@@ -143,7 +148,8 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			continue
 		}
 		switch name {
-		case "name", "mapping", "default_region", "assume_numbers", "credentials", "studio_flow_sid", "channel":
+		case "name", "mapping", "default_region", "assume_numbers", "credentials", "studio_flow_sid", "channel",
+			"redis", "redis_secret", "redis_failure":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -437,6 +443,15 @@ func (t *Handler) setString(d *caddyfile.Dispenser, name, val string) error {
 		t.Credentials = val
 	case "studio_flow_sid":
 		t.StudioFlowSID = val
+	case "redis":
+		t.Shared.Redis = val
+	case "redis_secret":
+		t.Shared.RedisSecret = val
+	case "redis_failure":
+		if val != "local" && val != "refuse" {
+			return d.Errf("redis_failure must be local or refuse, not %q", val)
+		}
+		t.Shared.RedisFailure = val
 	case "channel":
 		t.Channel = val
 	}

@@ -163,6 +163,29 @@ type DedupConfig struct {
 	Off bool `json:"off,omitempty"`
 }
 
+// SharedConfig keeps duplicate suppression and rate limits in Redis (or
+// Valkey), shared by every instance that names the same store: a product
+// that re-posts to another instance behind a load balancer gets the first
+// answer, and a limit is not multiplied by the number of instances.
+// Concurrency caps and breakers stay per instance. Caddyfile: `redis`,
+// `redis_secret`, `redis_failure`.
+type SharedConfig struct {
+	// Redis is the store's URL: redis://[user:password@]host:port/db,
+	// rediss:// (TLS), unix:///path, redis+sentinel://…?master_name=…,
+	// redis+cluster://…; use placeholders for passwords. Routes naming the
+	// same URL share one client, across reloads.
+	Redis string `json:"redis,omitempty"`
+	// RedisSecret derives the keys (HMAC) so that Redis never holds a number
+	// or a code in clear; identical on every instance, at least 16 bytes
+	// (32 random bytes recommended). Required with redis; use a placeholder.
+	RedisSecret string `json:"redis_secret,omitempty"`
+	// RedisFailure is what the route does while Redis fails: "local"
+	// (default: use this instance's own state, with a metric and a warning)
+	// or "refuse" (answer unavailable without sending). Every Redis call has
+	// its own short deadline inside the route's budget; recovery is automatic.
+	RedisFailure string `json:"redis_failure,omitempty"`
+}
+
 // GuardConfig is what a route refuses before anything is sent.
 type GuardConfig struct {
 	// CallerAuth, when set, requires every request to carry one of these

@@ -83,9 +83,9 @@ func (h *Handler) buildGuards(gw *gateway.Gateway) error {
 		}
 		h.poolKeys = append(h.poolKeys, key)
 		if rl.Key == "destination" {
-			gw.DestinationLimit = lim
+			gw.DestinationLimit, gw.DestinationRate = lim, gateway.Rate{PerSecond: rate, Burst: rl.Events}
 		} else {
-			gw.CallerLimit = lim
+			gw.CallerLimit, gw.CallerRate = lim, gateway.Rate{PerSecond: rate, Burst: rl.Events}
 		}
 	}
 
@@ -161,12 +161,14 @@ func (h *Handler) callerCredential(i int, c *CallerCredential) (gateway.Credenti
 	return cred, nil
 }
 
-// limitScope is the identity rate-limit buckets, breakers and queues are kept
-// under across reloads: the sending account, not the route's name or its
-// other settings, so that a reload neither resets a pumping attacker's
-// buckets nor merges two accounts'.
+// limitScope is the identity a route's rate-limit buckets, breakers and
+// queues are kept under across reloads: its name and its sending account,
+// not its other settings. A reload that changes a limit updates it in place
+// (as caddy-ratelimit keeps a zone by its name), so it neither resets a
+// pumping attacker's buckets nor merges two accounts'; and two routes keep
+// the limits each sets, so a caller cannot pick the laxer route's.
 func (h *Handler) limitScope() string {
-	return h.Credentials + "|" + h.Account.AccountSID
+	return h.Name + "|" + h.Credentials + "|" + h.Account.AccountSID
 }
 
 // simulatorOnly reports whether every account of the route sends to a

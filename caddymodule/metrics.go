@@ -23,6 +23,8 @@ import (
 //	caddy_twilio_sms_rate_limited_total{route,kind}                          counter, kind destination or caller
 //	caddy_twilio_sms_blocked_total{route,kind}                               counter, kind country or a number type
 //	caddy_twilio_sms_dedup_full_refused_total{route}                         counter
+//	caddy_twilio_sms_redis_failures_total{route,op}                          counter
+//	caddy_twilio_sms_redis_healthy{route}                                    gauge, 1 when the store answered its last call
 //	caddy_twilio_sms_upstream_in_flight{account}                             gauge
 //	caddy_twilio_sms_upstream_queue_waiting{account}                         gauge
 //
@@ -35,17 +37,19 @@ import (
 // The collectors are created once per process and registered into each config's
 // registry, so values survive reloads (as caddy-ratelimit and reverse_proxy do).
 type metrics struct {
-	requests     *prometheus.CounterVec
-	upstreamTime *prometheus.HistogramVec
-	retries      *prometheus.CounterVec
-	fallbacks    *prometheus.CounterVec
-	breakerState *prometheus.GaugeVec
-	duplicates   *prometheus.CounterVec
-	rateLimits   *prometheus.CounterVec
-	blockedDest  *prometheus.CounterVec
-	dedupFulls   *prometheus.CounterVec
-	inFlight     *prometheus.GaugeVec
-	waiting      *prometheus.GaugeVec
+	requests       *prometheus.CounterVec
+	upstreamTime   *prometheus.HistogramVec
+	retries        *prometheus.CounterVec
+	fallbacks      *prometheus.CounterVec
+	breakerState   *prometheus.GaugeVec
+	duplicates     *prometheus.CounterVec
+	rateLimits     *prometheus.CounterVec
+	blockedDest    *prometheus.CounterVec
+	dedupFulls     *prometheus.CounterVec
+	sharedFailures *prometheus.CounterVec
+	redisHealth    *redisHealth
+	inFlight       *prometheus.GaugeVec
+	waiting        *prometheus.GaugeVec
 }
 
 // Breaker states, as the state label of caddy_twilio_sms_breaker_state.
@@ -106,6 +110,11 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "dedup_full_refused_total",
 			Help: "Requests refused with 503 because the duplicate-suppression cache was full, by route.",
 		}, []string{"route"}),
+		sharedFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "redis_failures_total",
+			Help: "Failed calls to the shared state store (redis), by route and operation (dedup, rate_limit, refund).",
+		}, []string{"route", "op"}),
+		redisHealth: newRedisHealth(),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "upstream_in_flight",
 			Help: "Calls to Twilio in progress, by account label.",
@@ -119,7 +128,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.fallbacks,
-		m.breakerState, m.duplicates, m.rateLimits, m.blockedDest, m.dedupFulls, m.inFlight, m.waiting}
+		m.breakerState, m.duplicates, m.rateLimits, m.blockedDest, m.dedupFulls, m.sharedFailures, m.redisHealth, m.inFlight, m.waiting}
 }
 
 // provisionMetrics returns the process-wide collectors, registered into this
@@ -248,4 +257,4 @@ func (m *metrics) DedupFull(route string) {
 	m.dedupFulls.WithLabelValues(route).Inc()
 }
 
-var _ gateway.Observer = (*metrics)(nil)
+var _ gateway.Observer = (*observer)(nil)

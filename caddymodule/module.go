@@ -22,6 +22,7 @@ import (
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/redisstate"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 )
 
@@ -54,14 +55,14 @@ type Handler struct {
 	// path matcher), else the mapping's name.
 	Name string `json:"name,omitempty"`
 	// Mapping is the dialect the route speaks.
-	Mapping MappingConfig `json:"mapping,omitempty"`
+	Mapping MappingConfig `json:"mapping,omitzero"`
 	// Credentials is "passthrough" to forward the caller's own HTTP Basic
 	// credentials (the Twilio Account SID or API key and its secret)
 	// unchanged, so the adapter holds no secret. Unset, the account's
 	// auth_token or api_key sends.
 	Credentials string `json:"credentials,omitempty"`
 	// Account is the main Twilio account and its senders.
-	Account AccountConfig `json:"account,omitempty"`
+	Account AccountConfig `json:"account,omitzero"`
 	// StudioFlowSID (FW…) sends to a Twilio Studio flow instead of Messages.
 	StudioFlowSID string `json:"studio_flow_sid,omitempty"`
 	// Channel is "sms" (default) or "voice"; voice uses the Calls API with
@@ -75,12 +76,15 @@ type Handler struct {
 	// have accepted.
 	Fallback []AccountConfig `json:"fallback,omitempty"`
 	// Resilience is the budget, retries, concurrency caps and breakers.
-	Resilience ResilienceConfig `json:"resilience,omitempty"`
+	Resilience ResilienceConfig `json:"resilience,omitzero"`
 	// Dedup is duplicate suppression; on by default.
-	Dedup DedupConfig `json:"dedup,omitempty"`
+	Dedup DedupConfig `json:"dedup,omitzero"`
 	// Guard is what the route refuses before sending: callers, countries,
 	// number types, rates, long calls, caller-chosen callbacks.
-	Guard GuardConfig `json:"guard,omitempty"`
+	Guard GuardConfig `json:"guard,omitzero"`
+	// Shared keeps dedup and limits in Redis across instances; unset, they
+	// are this instance's own (see the README's "HA deployment").
+	Shared SharedConfig `json:"shared,omitzero"`
 
 	gw            *gateway.Gateway
 	mapping       *mapping.Mapping
@@ -89,7 +93,8 @@ type Handler struct {
 	router        *dispatch.Router
 	poolKeys      []string
 	metrics       *metrics
-	releaseWindow func() // unregisters this route's dedup window
+	releaseWindow func()             // unregisters this route's dedup window
+	redis         *redisstate.Client // the shared store's client, released at Cleanup
 }
 
 // CaddyModule returns the Caddy module information.
@@ -201,7 +206,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		Timeout:                   time.Duration(r.Timeout),
 		TimeLimit:                 time.Duration(h.Guard.TimeLimit),
 		AllowCallerStatusCallback: h.Guard.AllowCallerStatusCallback,
-		Observer:                  h.metrics,
+		Observer:                  &observer{metrics: h.metrics, logger: h.logger},
 	}
 	if h.Credentials == CredentialsPassthrough {
 		gw.Credentials = gateway.Passthrough{AccountSID: h.Account.AccountSID}
@@ -209,6 +214,9 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		gw.Credentials = gateway.Stored{AccountSID: h.Account.AccountSID, StudioFlowSID: h.StudioFlowSID}
 	}
 	if err := h.buildGuards(gw); err != nil {
+		return err
+	}
+	if err := h.buildShared(gw); err != nil {
 		return err
 	}
 	h.gw = gw
@@ -255,6 +263,8 @@ func (h *Handler) resolveSecrets() {
 	for i := range h.Fallback {
 		h.Fallback[i].resolve(res)
 	}
+	res(&h.Shared.Redis)
+	res(&h.Shared.RedisSecret)
 	for i := range h.Guard.CallerAuth {
 		c := &h.Guard.CallerAuth[i]
 		for _, s := range []*string{&c.Value, &c.Username, &c.Password, &c.Secret} {
@@ -385,6 +395,11 @@ func (h *Handler) Cleanup() error {
 	if h.releaseWindow != nil {
 		h.releaseWindow()
 		h.releaseWindow = nil
+	}
+	if h.redis != nil {
+		unwatchRedis(h)
+		_ = h.redis.Release()
+		h.redis = nil
 	}
 	for _, k := range h.poolKeys {
 		_, _ = pool.Delete(k)

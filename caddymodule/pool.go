@@ -61,9 +61,10 @@ func loadMapping(ref string, cfg mapping.Config, region string, lenient bool) (*
 }
 
 // loadState keeps the limiters and breakers of the accounts a route sends
-// through, keyed by its main account (State itself keys each account by SID
-// and host), and applies changed caps and breaker settings in place: a reload
-// neither closes an open breaker nor empties a busy queue.
+// through, keyed by the route's scope (its name and main account; State
+// itself keys each account by SID and host), and applies changed caps and
+// breaker settings in place: a reload neither closes an open breaker nor
+// empties a busy queue.
 func loadState(scope string, cfg dispatch.StateConfig) (*dispatch.State, string, error) {
 	key := poolKey("state", scope)
 	s, err := loadPooled(key, func() (*dispatch.State, error) { return dispatch.NewState(cfg), nil })
@@ -84,7 +85,7 @@ func loadDedup() (*dedup.Cache, string, error) {
 	return c, key, err
 }
 
-// loadLimiter keeps one limiter per sending account and kind across reloads;
+// loadLimiter keeps one limiter per route scope and kind across reloads;
 // a reload that changes the rate or burst updates it in place, keeping every
 // bucket, so neither a config tweak nor a reload hands an attacker a fresh burst.
 func loadLimiter(scope, kind string, rate float64, burst int) (*ratelimit.Limiter, string, error) {

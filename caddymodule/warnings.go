@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,12 @@ func (h *Handler) secretSettings() map[string]*string {
 	}
 	for i := range h.Fallback {
 		account("fallback "+h.Fallback[i].Name+" ", &h.Fallback[i])
+	}
+	m["redis_secret"] = &h.Shared.RedisSecret
+	if u, err := url.Parse(h.Shared.Redis); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && !isPlaceholder(pw) {
+			m["redis password"] = &pw
+		}
 	}
 	for i := range h.Guard.CallerAuth {
 		c := &h.Guard.CallerAuth[i]

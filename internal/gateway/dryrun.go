@@ -24,21 +24,34 @@ func SampleSID(api twilio.API) (sid, status string) {
 // the first account had accepted. A request no account can build (no sender)
 // is answered as invalid, exactly as a real send would be.
 func (g *Gateway) dryRun(p *Prepared, plan []*dispatch.Account, res *mapping.Result, out *Outcome) {
+	var last error
 	for _, a := range plan {
 		req, err := g.Build(a, p)
-		var nse *dispatch.NoSenderError
-		if errors.As(err, &nse) && len(out.Requests) == 0 {
-			invalid(res, NoSender(nse))
-			return
-		}
 		if err != nil {
-			continue // a later account of the plan could still send
+			last = err // as a send does: the next account of the plan may still build
+			continue
 		}
 		out.Requests = append(out.Requests, req)
 		out.Plan = append(out.Plan, a.Name)
 	}
+	if len(out.Requests) == 0 {
+		var nse *dispatch.NoSenderError
+		if errors.As(last, &nse) {
+			invalid(res, NoSender(nse))
+		} else {
+			invalid(res, &mapping.InputError{Field: "from", Reason: "cannot be sent by any account of this route"})
+		}
+		return
+	}
+	first := plan[0]
+	for _, a := range plan {
+		if a.Name == out.Plan[0] {
+			first = a
+			break
+		}
+	}
 	sid, status := SampleSID(p.API)
 	*res = mapping.Result{OK: true, Outcome: mapping.OutcomeAccepted, API: string(p.API), Sid: sid, Status: status,
-		HTTPStatus: 201, Account: plan[0].Name, AccountSID: plan[0].AccountSID}
+		HTTPStatus: 201, Account: first.Name, AccountSID: first.AccountSID}
 	res.Suggest()
 }

@@ -45,8 +45,14 @@ type Gateway struct {
 	Callers Callers
 	// Destinations are the country and number-type rules.
 	Destinations Destinations
-	// DestinationLimit and CallerLimit are the rate limits (nil: none).
+	// DestinationLimit and CallerLimit are the rate limits (nil: none), and
+	// DestinationRate and CallerRate their settings, which the shared store
+	// (when there is one) applies instead, falling back to the local ones.
 	DestinationLimit, CallerLimit *ratelimit.Limiter
+	DestinationRate, CallerRate   Rate
+	// Shared keeps dedup and limits in Redis across instances (nil: this
+	// instance's own state only).
+	Shared *Shared
 	// Dedup suppresses identical requests within DedupWindow (nil: off).
 	Dedup       *dedup.Cache
 	DedupWindow time.Duration
@@ -61,6 +67,12 @@ type Gateway struct {
 
 	// Observer receives the metrics; nil observes nothing.
 	Observer Observer
+}
+
+// Rate is a token bucket's setting: PerSecond refill, Burst tokens.
+type Rate struct {
+	PerSecond float64
+	Burst     int
 }
 
 // Inbound is one request as the server received it.
@@ -144,7 +156,7 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 	default:
 		if p, err = g.Prepare(r, body); err != nil {
 			if !errors.As(err, &ie) {
-				out.Err = err
+				out.Err = g.runtimeError("request", err)
 				return out
 			}
 			invalid(res, ie)
@@ -159,11 +171,30 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 	}
 	reply, err := g.Mapping.Reply(out.Values, res)
 	if err != nil {
-		out.Err = err
+		out.Err = g.runtimeError("reply", err)
 		return out
 	}
 	out.Reply = reply
 	return out
+}
+
+// RuntimeError is a mapping that failed at run time. Its text names the
+// mapping and the stage only: the expression's own error quotes the values
+// it failed on, which are request data. Unwrap gives that error, for an
+// operator's own tools, never for a log.
+type RuntimeError struct {
+	Mapping, Stage string
+	err            error
+}
+
+func (e *RuntimeError) Error() string {
+	return "mapping " + e.Mapping + " failed at run time while computing the " + e.Stage
+}
+
+func (e *RuntimeError) Unwrap() error { return e.err }
+
+func (g *Gateway) runtimeError(stage string, err error) error {
+	return &RuntimeError{Mapping: g.Mapping.Name(), Stage: stage, err: err}
 }
 
 // invalid fills res for bad input: nothing was sent.

@@ -26,6 +26,10 @@ type Observer interface {
 	Blocked(route, kind string)
 	// DedupFull is a request refused because the dedup cache was full.
 	DedupFull(route string)
+	// SharedStateFailed is a failed call to the shared store (op dedup,
+	// rate_limit or refund); warn is true at most once a minute per store,
+	// for a log line.
+	SharedStateFailed(route, op string, warn bool)
 }
 
 // NopObserver observes nothing.
@@ -39,3 +43,4 @@ func (NopObserver) Duplicate(string)                            {}
 func (NopObserver) RateLimited(string, string)                  {}
 func (NopObserver) Blocked(string, string)                      {}
 func (NopObserver) DedupFull(string)                            {}
+func (NopObserver) SharedStateFailed(string, string, bool)      {}

@@ -14,6 +14,7 @@ import (
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/ratelimit"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 )
 
@@ -44,7 +45,11 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 	ctx = dispatch.WithCaller(ctx, caller)
 	send := func() *mapping.Result {
 		r := &mapping.Result{API: res.API}
-		taken, kind, wait := g.take(caller, p.To)
+		taken, kind, wait, err := g.take(ctx, caller, p.To)
+		if err != nil {
+			sharedUnavailable(r)
+			return r
+		}
 		if kind != "" {
 			r.Outcome, r.ErrorCode, r.RetryAfter = mapping.OutcomeRateLimited, CodeRateLimited, retryAfterSeconds(wait)
 			r.Reason = "too many messages for this " + kind + "; try again later"
@@ -55,7 +60,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		dr := g.dispatch(ctx, plan, p)
 		fillResult(r, dr)
 		if !sentOrMaybe(r) {
-			g.refund(taken) // provably nothing sent: the limit is not spent
+			g.refund(ctx, taken) // provably nothing sent: the limit is not spent
 		}
 		return r
 	}
@@ -63,7 +68,18 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		*res = *send()
 		return
 	}
-	key := dedup.KeyOf(g.Credentials.Sender(p), string(p.API), p.Params.Encode())
+	parts := dedupParts(g.Credentials.Sender(p), string(p.API), p.Params.Encode())
+	if g.Shared != nil {
+		handled, err := g.sharedDedup(ctx, parts, res, send)
+		if err != nil {
+			sharedUnavailable(res)
+			return
+		}
+		if handled {
+			return
+		}
+	}
+	key := dedup.KeyOf(parts...)
 	var first *mapping.Result
 	v, shared, err := g.Dedup.Do(ctx, key, g.DedupWindow, func() any {
 		first = send()
@@ -100,41 +116,84 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 	}
 }
 
-// spent is what a send took from the rate limits, to give back when the send
-// provably sent nothing.
-type spent struct{ destination, caller string }
+// sharedUnavailable answers a request that the route will not send while its
+// shared state (Redis) is unavailable (redis_failure refuse).
+func sharedUnavailable(r *mapping.Result) {
+	r.Outcome, r.ErrorCode, r.RetryAfter = mapping.OutcomeUnavailable, CodeUnavailable, 1
+	r.Reason = "the shared state store is unavailable; nothing was sent, try again later"
+	r.Suggest()
+}
 
-// take takes a token from the destination and caller buckets. It returns the
-// kind that refused and how long until a token is free; on a refusal nothing
-// stays taken.
-func (g *Gateway) take(caller, to string) (s spent, kind string, wait time.Duration) {
+// spent is what a send took from the rate limits, to give back when the send
+// provably sent nothing: the bucket keys, and whether each was taken from
+// the shared store.
+type spent struct {
+	destination, caller             string
+	destinationShared, callerShared bool
+}
+
+// take takes a token from the destination and caller buckets (shared ones
+// when the route has Shared state and Redis answers). It returns the kind
+// that refused and how long until a token is free; on a refusal nothing stays
+// taken. err is errRefused when Redis failed and the route refuses without it.
+func (g *Gateway) take(ctx context.Context, caller, to string) (s spent, kind string, wait time.Duration, err error) {
 	if g.DestinationLimit != nil {
 		key := keyString(dedup.KeyOf("destination", to))
-		ok, w := g.DestinationLimit.Allow(key)
-		if !ok {
-			return spent{}, "destination", w
+		ok, w, shared, err := g.allow(ctx, "destination", key, g.DestinationLimit, g.DestinationRate)
+		if err != nil {
+			return spent{}, "", 0, err
 		}
-		s.destination = key
+		if !ok {
+			return spent{}, "destination", w, nil
+		}
+		s.destination, s.destinationShared = key, shared
 	}
 	if g.CallerLimit != nil {
 		key := keyString(dedup.KeyOf("caller", caller))
-		ok, w := g.CallerLimit.Allow(key)
-		if !ok {
-			g.refund(s)
-			return spent{}, "caller", w
+		ok, w, shared, err := g.allow(ctx, "caller", key, g.CallerLimit, g.CallerRate)
+		if err != nil || !ok {
+			g.refund(ctx, s)
+			if err != nil {
+				return spent{}, "", 0, err
+			}
+			return spent{}, "caller", w, nil
 		}
-		s.caller = key
+		s.caller, s.callerShared = key, shared
 	}
-	return s, "", 0
+	return s, "", 0, nil
 }
 
-// refund gives back what take took.
-func (g *Gateway) refund(s spent) {
+// allow takes one token, from the shared store when there is one and it
+// answers, else from the local limiter.
+func (g *Gateway) allow(ctx context.Context, kind, key string, local *ratelimit.Limiter, rate Rate) (ok bool, wait time.Duration, shared bool, err error) {
+	if g.Shared != nil && rate.Burst > 0 {
+		ok, wait, useLocal, err := g.sharedTake(ctx, kind, key, rate.PerSecond, rate.Burst)
+		if err != nil {
+			return false, 0, false, err
+		}
+		if !useLocal {
+			return ok, wait, true, nil
+		}
+	}
+	ok, wait = local.Allow(key)
+	return ok, wait, false, nil
+}
+
+// refund gives back what take took, to the store it came from.
+func (g *Gateway) refund(ctx context.Context, s spent) {
 	if s.destination != "" {
-		g.DestinationLimit.Refund(s.destination)
+		if s.destinationShared {
+			g.sharedRefund(ctx, "destination", s.destination, g.DestinationRate.Burst)
+		} else {
+			g.DestinationLimit.Refund(s.destination)
+		}
 	}
 	if s.caller != "" {
-		g.CallerLimit.Refund(s.caller)
+		if s.callerShared {
+			g.sharedRefund(ctx, "caller", s.caller, g.CallerRate.Burst)
+		} else {
+			g.CallerLimit.Refund(s.caller)
+		}
 	}
 }
 
