@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,34 +44,99 @@ Tools for the twilio_sms handler:
 
   check [<mapping>...]    validate mapping files (or built-in names) against
                           the schema and by compiling them; no argument
-                          checks every built-in mapping
+                          checks every built-in mapping; --config checks
+                          every route of a config
   explain                 show what a sample request would send to Twilio and
                           what the caller would get back, without sending
   test                    send one test message through a route, like a
                           product's "Send test SMS" button
 
-Exit status 0 means success: every mapping valid, the request explained, the
-test message accepted by Twilio.`,
-		CobraFunc: twilioSMSCommands,
+Exit status, for every subcommand:
+
+  0  success: every mapping valid, the request would be sent, the test
+     message accepted by Twilio
+  1  failure: a mapping or route has a problem, the route would refuse the
+     request, Twilio did not accept the test message, or the config or
+     request file cannot be read
+  2  usage: no or an unknown subcommand, an unknown flag or argument, a
+     missing or conflicting flag`,
+		CobraFunc: func(cmd *cobra.Command) { addCommands(cmd, caddyWrap) },
 	})
 }
 
-// twilioSMSCommands adds the subcommands to the twilio-sms command.
-func twilioSMSCommands(cmd *cobra.Command) {
-	cmd.SilenceUsage = true
-	cmd.AddCommand(checkCommand(), explainCommand(), testCommand())
+// Exit statuses of the twilio-sms commands.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// wrapFunc runs a command body as cobra's RunE. In caddy it is caddyWrap:
+// Caddy's own caddycmd.WrapCommandFuncForCobra, through which caddycmd.Main
+// exits with the body's status (a status above 1 exits with that status; an
+// error exits 1 and is logged through Caddy's logger). The in-process tests
+// pass one that records the status instead.
+type wrapFunc func(cmd *cobra.Command, body caddycmd.CommandFunc) error
+
+func caddyWrap(cmd *cobra.Command, body caddycmd.CommandFunc) error {
+	return caddycmd.WrapCommandFuncForCobra(body)(cmd, nil)
 }
 
-// exitError ends a command with a status and a message already printed.
-type exitError struct{ status int }
+// twilioSMSCommands adds the subcommands to the twilio-sms command, as caddy
+// runs them.
+func twilioSMSCommands(cmd *cobra.Command) { addCommands(cmd, caddyWrap) }
 
-func (e *exitError) Error() string { return "exit status " + strconv.Itoa(e.status) }
+// addCommands sets up the twilio-sms command: its subcommands, and exit
+// status 2 for a missing or unknown subcommand and for flag errors.
+func addCommands(cmd *cobra.Command, wrap wrapFunc) {
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageExit(cmd, wrap, "give a subcommand: check, explain or test")
+		}
+		msg := fmt.Sprintf("unknown subcommand %q (check, explain or test)", args[0])
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return usageExit(cmd, wrap, msg)
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageExit(c, wrap, err.Error())
+	})
+	cmd.AddCommand(checkCommand(wrap), explainCommand(wrap), testCommand(wrap))
+}
 
-func failed() error { return &exitError{status: 1} }
+// usageExit prints a usage error and the command's usage line to stderr and
+// ends the command with exit status 2.
+func usageExit(cmd *cobra.Command, wrap wrapFunc, msg string) error {
+	return wrap(cmd, func(caddycmd.Flags) (int, error) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s\nUsage: %s\nRun '%s --help' for more.\n", msg, cmd.UseLine(), cmd.CommandPath())
+		return exitUsage, nil
+	})
+}
+
+// noArgs refuses positional arguments with exit status 2.
+func noArgs(wrap wrapFunc) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageExit(cmd, wrap, fmt.Sprintf("unexpected argument %q (this subcommand takes only flags)", args[0]))
+		}
+		return nil
+	}
+}
+
+// failure is exit status 1 with the error Caddy logs; Caddy's wrapper exits 0
+// for status 1 without an error, so every failure carries one.
+func failure(format string, args ...any) (int, error) {
+	return exitFailure, fmt.Errorf(format, args...)
+}
 
 // --- check ---
 
-func checkCommand() *cobra.Command {
+func checkCommand(wrap wrapFunc) *cobra.Command {
 	var config, adapter string
 	cmd := &cobra.Command{
 		Use:   "check [<mapping>...] | check --config <file>",
@@ -79,65 +145,75 @@ func checkCommand() *cobra.Command {
 Validates each mapping (a built-in name such as generic, or a path to a .json
 file) against the mapping schema and by compiling it, as Caddy does when it
 provisions a route. Problems are printed as file:line:col: part: message.
-Without arguments every built-in mapping is checked. Exit status 1 when any
-mapping has a problem.
+Without arguments every built-in mapping is checked.
 
 With --config, checks a whole Caddy config instead: the mapping of every
 twilio_sms route, and that the HTTP server's grace_period is not shorter than
 any route's timeout (a reload or stop would cut requests that Twilio already
-took). Literal secrets are reported as warnings.`,
+took). Literal secrets are reported as warnings.
+
+Exit status: 0 when every mapping (every route) is valid; 1 when one has a
+problem or the config cannot be read or adapted; 2 for a usage error (both
+mappings and --config, an unknown flag).`,
+		Args:          cobra.ArbitraryArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if config != "" && len(args) > 0 {
+			return usageExit(cmd, wrap, "give either mappings or --config, not both")
+		}
+		return wrap(cmd, func(caddycmd.Flags) (int, error) {
 			if config != "" {
-				if len(args) > 0 {
-					return usageError(cmd, "give either mappings or --config, not both")
-				}
 				return checkConfig(cmd.OutOrStdout(), cmd.ErrOrStderr(), config, adapter)
 			}
-			if len(args) == 0 {
-				args = mappings.Names()
-			}
-			out := cmd.OutOrStdout()
-			bad := 0
-			for _, ref := range args {
-				problems := checkMapping(ref)
-				if len(problems) == 0 {
-					fmt.Fprintf(out, "ok    %s\n", displayRef(ref))
-					continue
-				}
-				bad++
-				fmt.Fprintf(out, "FAIL  %s\n", displayRef(ref))
-				for _, p := range problems {
-					fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(p, "\n", "\n    "))
-				}
-			}
-			if bad > 0 {
-				if len(args) > 1 {
-					fmt.Fprintf(out, "%d of %d mappings have problems\n", bad, len(args))
-				}
-				return failed()
-			}
-			return nil
-		},
+			return checkMappings(cmd.OutOrStdout(), args)
+		})
 	}
 	cmd.Flags().StringVarP(&config, "config", "c", "", "Caddy configuration file (Caddyfile or JSON) to check as a whole")
 	cmd.Flags().StringVarP(&adapter, "adapter", "a", "", "Name of the config adapter (default: caddyfile for files named Caddyfile or *.caddyfile, else JSON)")
 	return cmd
 }
 
+// checkMappings checks mappings by name or path; none means every built-in.
+func checkMappings(out io.Writer, refs []string) (int, error) {
+	if len(refs) == 0 {
+		refs = mappings.Names()
+	}
+	bad := 0
+	for _, ref := range refs {
+		problems := checkMapping(ref)
+		if len(problems) == 0 {
+			fmt.Fprintf(out, "ok    %s\n", displayRef(ref))
+			continue
+		}
+		bad++
+		fmt.Fprintf(out, "FAIL  %s\n", displayRef(ref))
+		for _, p := range problems {
+			fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(p, "\n", "\n    "))
+		}
+	}
+	if bad > 0 {
+		if len(refs) > 1 {
+			fmt.Fprintf(out, "%d of %d mappings have problems\n", bad, len(refs))
+		}
+		return failure("%d of %d mappings have problems", bad, len(refs))
+	}
+	return exitOK, nil
+}
+
 // checkConfig checks every twilio_sms route of a config: its mapping, and its
 // timeout against the server's grace_period.
-func checkConfig(out, stderr io.Writer, file, adapter string) error {
+func checkConfig(out, stderr io.Writer, file, adapter string) (int, error) {
 	cfg, err := adaptConfig(file, adapter, stderr)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  %s: %v\n", file, err)
-		return failed()
+		return failure("%s cannot be checked", file)
 	}
 	found, err := findHandlers(cfg)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  %s: %v\n", file, err)
-		return failed()
+		return failure("%s cannot be checked", file)
 	}
 	var doc struct {
 		Apps struct {
@@ -187,9 +263,9 @@ func checkConfig(out, stderr io.Writer, file, adapter string) error {
 		}
 	}
 	if bad > 0 {
-		return failed()
+		return failure("%s: %d of %d twilio_sms routes have problems", file, bad, len(found))
 	}
-	return nil
+	return exitOK, nil
 }
 
 func displayRef(ref string) string {
@@ -233,19 +309,27 @@ func (f *routeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.path, "path", "", "Request path choosing the twilio_sms route when the config has several")
 }
 
-// loadHandler finds the twilio_sms handler in the config and provisions it. The
-// returned cleanup must be called.
-func loadHandler(f *routeFlags, stderr io.Writer) (*Handler, func(), error) {
-	if f.config == "" {
-		return nil, nil, errors.New("--config is required")
-	}
+// loadedRoute is the twilio_sms handler a command runs, provisioned.
+type loadedRoute struct {
+	h *Handler
+	// cfg is the whole JSON config the handler came from.
+	cfg []byte
+	// upstreams are the route's Twilio base URLs as configured (api_url and
+	// studio_url of every account), placeholders resolved.
+	upstreams []string
+	cleanup   func()
+}
+
+// loadHandler finds the twilio_sms handler in the config and provisions it.
+// The returned route's cleanup must be called.
+func loadHandler(f *routeFlags, stderr io.Writer) (*loadedRoute, error) {
 	cfg, err := adaptConfig(f.config, f.adapter, stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	found, err := findHandlers(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+		return nil, fmt.Errorf("%s: %w", f.config, err)
 	}
 	path := f.path
 	if path == "" && len(found) > 1 {
@@ -253,30 +337,60 @@ func loadHandler(f *routeFlags, stderr io.Writer) (*Handler, func(), error) {
 	}
 	chosen, err := chooseHandler(found, path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+		return nil, fmt.Errorf("%s: %w", f.config, err)
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(chosen.raw, &obj); err != nil {
-		return nil, nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
-	}
-	delete(obj, "handler") // the module's name, not one of its fields
-	raw, _ := json.Marshal(obj)
 	h := new(Handler)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(h); err != nil {
-		return nil, nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
+	if err := decodeModule(chosen.raw, h); err != nil {
+		return nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
 	}
+	upstreams := h.upstreamURLs()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	if err := h.Provision(ctx); err != nil {
 		_ = h.Cleanup()
 		cancel()
-		return nil, nil, fmt.Errorf("%s: %w", f.config, err)
+		return nil, fmt.Errorf("%s: %w", f.config, err)
 	}
 	// The command prints outcomes itself; the handler's own log lines would
 	// only repeat them (and a dev logger is all a config-less context has).
 	h.logger = zap.NewNop()
-	return h, func() { _ = h.Cleanup(); cancel() }, nil
+	return &loadedRoute{h: h, cfg: cfg, upstreams: upstreams, cleanup: func() { _ = h.Cleanup(); cancel() }}, nil
+}
+
+// decodeModule decodes a handler's JSON object into v as Caddy does: the
+// "handler" key names the module, every other key must be a field of v.
+func decodeModule(raw json.RawMessage, v any) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	delete(obj, "handler")
+	clean, _ := json.Marshal(obj)
+	dec := json.NewDecoder(bytes.NewReader(clean))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// upstreamURLs returns the distinct api_url and studio_url values of the
+// route's accounts, placeholders resolved, before provisioning fills in
+// Twilio's defaults.
+func (h *Handler) upstreamURLs() []string {
+	repl := caddy.NewReplacer()
+	var urls []string
+	add := func(a AccountConfig) {
+		for _, u := range []string{a.APIURL, a.StudioURL} {
+			if u = repl.ReplaceKnown(u, ""); u != "" && !slices.Contains(urls, u) {
+				urls = append(urls, u)
+			}
+		}
+	}
+	add(h.Account)
+	for _, s := range h.Subaccount {
+		add(s.AccountConfig)
+	}
+	for _, fb := range h.Fallback {
+		add(fb)
+	}
+	return urls
 }
 
 // adaptConfig returns the JSON config, adapting a Caddyfile (or another
@@ -469,7 +583,7 @@ func readRequest(name string, stdin io.Reader) (*http.Request, error) {
 
 // --- explain ---
 
-func explainCommand() *cobra.Command {
+func explainCommand(wrap wrapFunc) *cobra.Command {
 	var f routeFlags
 	cmd := &cobra.Command{
 		Use:   "explain --config <Caddyfile> [--path /sms] --request <file|->",
@@ -487,15 +601,23 @@ Example request file:
   Host: localhost
   Content-Type: application/x-www-form-urlencoded
 
-  to=%2B15005550006&message=Your+code+is+123456`,
-		Args:          cobra.NoArgs,
+  to=%2B15005550006&message=Your+code+is+123456
+
+Exit status: 0 when the route would send the request to Twilio; 1 when the
+route would refuse it (invalid, or refused by a guard) or the config or the
+request cannot be read or no route matches; 2 for a usage error (no --config
+or --request, an unknown flag or argument).`,
+		Args:          noArgs(wrap),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.request == "" {
-				return usageError(cmd, "--request is required (a file with a raw HTTP request, or - for stdin)")
+			switch {
+			case f.config == "":
+				return usageExit(cmd, wrap, "--config is required (the Caddyfile or JSON config with the twilio_sms route)")
+			case f.request == "":
+				return usageExit(cmd, wrap, "--request is required (a file with a raw HTTP request, or - for stdin)")
 			}
-			return runExplain(cmd, &f)
+			return wrap(cmd, func(caddycmd.Flags) (int, error) { return runExplain(cmd, &f) })
 		},
 	}
 	f.add(cmd)
@@ -503,34 +625,27 @@ Example request file:
 	return cmd
 }
 
-func usageError(cmd *cobra.Command, msg string) error {
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s\nUsage: %s\n", msg, cmd.UseLine())
-	return &exitError{status: 2}
-}
-
-func runExplain(cmd *cobra.Command, f *routeFlags) error {
+func runExplain(cmd *cobra.Command, f *routeFlags) (int, error) {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	r, err := readRequest(f.request, cmd.InOrStdin())
 	if err != nil {
-		fmt.Fprintln(errOut, err)
-		return failed()
+		return failure("%v", err)
 	}
 	f.reqPath = r.URL.Path
-	h, cleanup, err := loadHandler(f, errOut)
+	rt, err := loadHandler(f, errOut)
 	if err != nil {
-		fmt.Fprintln(errOut, err)
-		return failed()
+		return failure("%v", err)
 	}
-	defer cleanup()
-	res, err := explain(out, h, r)
+	defer rt.cleanup()
+	res, err := explain(out, rt.h, r)
 	if err != nil {
-		fmt.Fprintf(errOut, "explaining the request: %v\n", err)
-		return failed()
+		return failure("explaining the request: %v", err)
 	}
 	if !res.OK {
-		return failed() // the route would refuse it: say so in the exit status
+		// The route would refuse it: say so in the exit status.
+		return failure("the route would refuse this request (%s)", res.Outcome)
 	}
-	return nil
+	return exitOK, nil
 }
 
 const masked = "••••"
@@ -609,7 +724,7 @@ func printReply(w io.Writer, title string, rep *mapping.Reply) {
 
 // --- test ---
 
-func testCommand() *cobra.Command {
+func testCommand(wrap wrapFunc) *cobra.Command {
 	var f routeFlags
 	var to, message string
 	cmd := &cobra.Command{
@@ -622,15 +737,29 @@ by api_url), and says what happened in words, with the answer the product
 would get. --to and --message build a request for the generic mapping; for
 another mapping give a sample request in its dialect with --request.
 
-Exit status 0 only when Twilio accepted the message.`,
-		Args:          cobra.NoArgs,
+When the route's api_url (or studio_url) is a plain-http address that a
+twilio_simulator in the same config serves, and nothing listens there, the
+command starts that simulator on that address for its own duration, so the
+quick start's Caddyfile can be tested without running it.
+
+Exit status: 0 only when Twilio accepted the message (call, flow execution);
+1 when it did not (refused, invalid, unreachable, no answer in time) or the
+config or the request cannot be read or no route matches; 2 for a usage error
+(no --config, neither or both of --to and --request, --message without --to,
+an unknown flag or argument).`,
+		Args:          noArgs(wrap),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (to == "") == (f.request == "") {
-				return usageError(cmd, "give either --to (with --message) or --request")
+			switch {
+			case f.config == "":
+				return usageExit(cmd, wrap, "--config is required (the Caddyfile or JSON config with the twilio_sms route)")
+			case (to == "") == (f.request == ""):
+				return usageExit(cmd, wrap, "give either --to (with --message) or --request")
+			case f.request != "" && cmd.Flags().Changed("message"):
+				return usageExit(cmd, wrap, "--message goes with --to; with --request the message is in the request")
 			}
-			return runTest(cmd, &f, to, message)
+			return wrap(cmd, func(caddycmd.Flags) (int, error) { return runTest(cmd, &f, to, message) })
 		},
 	}
 	f.add(cmd)
@@ -640,27 +769,25 @@ Exit status 0 only when Twilio accepted the message.`,
 	return cmd
 }
 
-func runTest(cmd *cobra.Command, f *routeFlags, to, message string) error {
+func runTest(cmd *cobra.Command, f *routeFlags, to, message string) (int, error) {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var r *http.Request
 	if f.request != "" {
 		var err error
 		if r, err = readRequest(f.request, cmd.InOrStdin()); err != nil {
-			fmt.Fprintln(errOut, err)
-			return failed()
+			return failure("%v", err)
 		}
 		f.reqPath = r.URL.Path
 	}
-	h, cleanup, err := loadHandler(f, errOut)
+	rt, err := loadHandler(f, errOut)
 	if err != nil {
-		fmt.Fprintln(errOut, err)
-		return failed()
+		return failure("%v", err)
 	}
-	defer cleanup()
+	defer rt.cleanup()
+	h := rt.h
 	if r == nil {
 		if name := h.mapping.Name(); name != "generic" {
-			fmt.Fprintf(errOut, "--to and --message build a request for the generic mapping, but this route uses mapping %s: give a sample request in its dialect with --request\n", name)
-			return failed()
+			return failure("--to and --message build a request for the generic mapping, but this route uses mapping %s: give a sample request in its dialect with --request", name)
 		}
 		path := f.path
 		if path == "" {
@@ -670,10 +797,14 @@ func runTest(cmd *cobra.Command, f *routeFlags, to, message string) error {
 		r = httptest.NewRequest(http.MethodPost, "http://localhost"+path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	stop, err := startConfigSimulators(rt.cfg, rt.upstreams, errOut)
+	if err != nil {
+		return failure("%s: %v", f.config, err)
+	}
+	defer stop()
 	sent := h.gw.Serve(gateway.Inbound{Request: r, ClientIP: "127.0.0.1"}, gateway.Send)
 	if sent.Err != nil {
-		fmt.Fprintf(errOut, "the mapping failed: %v\n", sent.Err)
-		return failed()
+		return failure("the mapping failed: %v", sent.Err)
 	}
 	res := sent.Result
 	if res.Outcome == mapping.OutcomeInvalid && res.Reason != "" {
@@ -687,9 +818,158 @@ func runTest(cmd *cobra.Command, f *routeFlags, to, message string) error {
 	}
 	printReply(out, "\nThe caller got:", sent.Reply)
 	if res.Outcome != mapping.OutcomeAccepted {
-		return failed()
+		return failure("the test message was not accepted (%s)", res.Outcome)
 	}
-	return nil
+	return exitOK, nil
+}
+
+// --- test: the config's own simulator ---
+
+// configSimulator is a twilio_simulator handler of a config and the addresses
+// its server listens on.
+type configSimulator struct {
+	raw    json.RawMessage
+	listen []string
+	where  string
+}
+
+// findSimulators returns every twilio_simulator handler in apps.http.servers.
+func findSimulators(cfg []byte) []configSimulator {
+	var doc struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Listen []string    `json:"listen"`
+					Routes []jsonRoute `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if json.Unmarshal(cfg, &doc) != nil {
+		return nil
+	}
+	var sims []configSimulator
+	var walk func(routes []jsonRoute, server string, listen []string)
+	walk = func(routes []jsonRoute, server string, listen []string) {
+		for _, rt := range routes {
+			for _, raw := range rt.Handle {
+				var h struct {
+					Handler string      `json:"handler"`
+					Routes  []jsonRoute `json:"routes"`
+				}
+				if json.Unmarshal(raw, &h) != nil {
+					continue
+				}
+				switch h.Handler {
+				case "twilio_simulator":
+					sims = append(sims, configSimulator{raw: raw, listen: listen, where: "server " + server})
+				case "subroute":
+					walk(h.Routes, server, listen)
+				}
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(doc.Apps.HTTP.Servers)) {
+		srv := doc.Apps.HTTP.Servers[name]
+		walk(srv.Routes, name, srv.Listen)
+	}
+	return sims
+}
+
+// servesAt reports whether one of the listen addresses covers host:port.
+func servesAt(listen []string, host string, port uint) bool {
+	repl := caddy.NewReplacer()
+	for _, l := range listen {
+		na, err := caddy.ParseNetworkAddress(repl.ReplaceKnown(l, ""))
+		if err != nil || !strings.HasPrefix(na.Network, "tcp") || port < na.StartPort || port > na.EndPort {
+			continue
+		}
+		if na.Host == "" || strings.EqualFold(na.Host, host) || (isLoopback(na.Host) && isLoopback(host) && sameFamily(na.Host, host)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameFamily: localhost and 127.0.0.1 are one address for this purpose; ::1
+// is not 127.0.0.1.
+func sameFamily(a, b string) bool {
+	v6 := func(h string) bool { ip := net.ParseIP(h); return ip != nil && ip.To4() == nil }
+	return v6(a) == v6(b)
+}
+
+// startConfigSimulators starts, for the duration of a test, each
+// twilio_simulator of the config that serves one of the route's upstream
+// URLs where nothing listens yet: what `caddy run` of the same config would
+// have listening there. The returned stop shuts them down.
+func startConfigSimulators(cfg []byte, upstreams []string, stderr io.Writer) (stop func(), err error) {
+	var servers []*http.Server
+	stop = func() {
+		for _, srv := range servers {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+		}
+	}
+	sims := findSimulators(cfg)
+	if len(sims) == 0 {
+		return stop, nil
+	}
+	started := map[string]bool{}
+	for _, raw := range upstreams {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "http" || u.Hostname() == "" {
+			continue
+		}
+		port := uint(80)
+		if p := u.Port(); p != "" {
+			n, err := strconv.ParseUint(p, 10, 16)
+			if err != nil {
+				continue
+			}
+			port = uint(n)
+		}
+		addr := net.JoinHostPort(u.Hostname(), strconv.FormatUint(uint64(port), 10))
+		if started[addr] {
+			continue
+		}
+		i := slices.IndexFunc(sims, func(s configSimulator) bool { return servesAt(s.listen, u.Hostname(), port) })
+		if i < 0 {
+			continue
+		}
+		if conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond); err == nil {
+			conn.Close() // something already listens: test against it
+			continue
+		}
+		sim := new(Simulator)
+		if err := decodeModule(sims[i].raw, sim); err != nil {
+			stop()
+			return nil, fmt.Errorf("twilio_simulator in %s: %w", sims[i].where, err)
+		}
+		if err := sim.Provision(caddy.Context{}); err != nil {
+			stop()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("starting the config's twilio_simulator on %s: %w", addr, err)
+		}
+		srv := &http.Server{Handler: sim.sim, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		servers = append(servers, srv)
+		started[addr] = true
+		fmt.Fprintf(stderr, "Started the config's twilio_simulator (%s) on %s for this test: nothing was listening there.\n", sims[i].where, addr)
+	}
+	return stop, nil
 }
 
 // describeOutcome says what happened in words.

@@ -2,13 +2,16 @@ package caddymodule
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/simulator"
@@ -17,24 +20,45 @@ import (
 )
 
 // runCommand runs `caddy twilio-sms <args>` in-process and returns its output
-// and exit status.
+// and the exit status caddy would exit with. The commands run as in caddy but
+// through a wrapper that records the status the way caddycmd.Main derives it
+// from caddycmd.WrapCommandFuncForCobra: a status above 1 is the exit status,
+// otherwise an error exits 1 and no error exits 0 (so a body that reports
+// status 1 without an error would exit 0, and the tests would see it). The
+// error Caddy would log is appended to stderr. The built binary's statuses
+// are checked in test/cmd.
 func runCommand(t *testing.T, stdin string, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := &cobra.Command{Use: "twilio-sms"}
-	twilioSMSCommands(cmd)
 	var out, errOut bytes.Buffer
+	ran := false
+	wrap := func(cmd *cobra.Command, body caddycmd.CommandFunc) error {
+		ran = true
+		code, err := body(caddycmd.Flags{FlagSet: cmd.Flags()})
+		switch {
+		case code > 1:
+			status = code
+		case err != nil:
+			status = 1
+		default:
+			status = 0
+		}
+		if err != nil {
+			fmt.Fprintln(&errOut, err)
+			return err
+		}
+		if code > 1 {
+			return fmt.Errorf("exit status %d", code)
+		}
+		return nil
+	}
+	cmd := &cobra.Command{Use: "twilio-sms"}
+	addCommands(cmd, wrap)
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetArgs(args)
-	err := cmd.Execute()
-	var ee *exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		status = ee.status
-	default:
-		status = 1
+	if err := cmd.Execute(); err != nil && !ran {
+		status = 1 // an error that did not come through Caddy's wrapper: caddy exits 1
 		errOut.WriteString(err.Error())
 	}
 	return out.String(), errOut.String(), status
@@ -407,5 +431,149 @@ func TestCommandCheckConfig(t *testing.T) {
 				t.Errorf("stderr %q: want a literal-secret warning naming auth_token, never its value", errOut)
 			}
 		})
+	}
+}
+
+// TestCommandUsageExitStatus: usage errors exit 2, as the help says, with the
+// problem and the usage line on stderr.
+func TestCommandUsageExitStatus(t *testing.T) {
+	config := writeFile(t, t.TempDir(), "Caddyfile", ":0 {\n\ttwilio_sms generic {\n\t\tcredentials passthrough\n\t}\n}\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", nil, "give a subcommand: check, explain or test"},
+		{"unknown subcommand", []string{"chek"}, `unknown subcommand "chek" (check, explain or test); did you mean check?`},
+		{"unknown flag on the command", []string{"--bogus"}, "unknown flag: --bogus"},
+		{"check: unknown flag", []string{"check", "--bogus"}, "unknown flag: --bogus"},
+		{"check: mappings and --config", []string{"check", "--config", config, "generic"}, "give either mappings or --config, not both"},
+		{"explain: no --config", []string{"explain", "--request", "-"}, "--config is required"},
+		{"explain: no --request", []string{"explain", "--config", config}, "--request is required"},
+		{"explain: an argument", []string{"explain", "--config", config, "--request", "-", "extra"}, `unexpected argument "extra"`},
+		{"test: no --config", []string{"test", "--to", "+15005550006"}, "--config is required"},
+		{"test: neither --to nor --request", []string{"test", "--config", config}, "give either --to (with --message) or --request"},
+		{"test: both --to and --request", []string{"test", "--config", config, "--to", "+15005550006", "--request", "-"}, "give either --to (with --message) or --request"},
+		{"test: --message with --request", []string{"test", "--config", config, "--request", "-", "--message", "hi"}, "--message goes with --to"},
+		{"test: flag without its value", []string{"test", "--config", config, "--to"}, "flag needs an argument: --to"},
+		{"test: an argument", []string{"test", "--config", config, "--to", "+15005550006", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runCommand(t, "", tt.args...)
+			if status != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "Usage: ") {
+				t.Errorf("exit status %d, want 2 with %q and the usage line on stderr\nstdout:\n%s\nstderr:\n%s", status, tt.want, out, errOut)
+			}
+		})
+	}
+	// --help is not an error.
+	if out, errOut, status := runCommand(t, "", "test", "--help"); status != 0 || !strings.Contains(out, "Exit status: 0 only when Twilio accepted") {
+		t.Errorf("test --help: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+func listening(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err == nil {
+		conn.Close()
+	}
+	return err == nil
+}
+
+// simulatorConfig is a quick-start style Caddyfile: a generic route whose
+// api_url is the simulator site of the same file, on port simPort.
+func simulatorConfig(t *testing.T, simPort string) string {
+	t.Helper()
+	return writeFile(t, t.TempDir(), "Caddyfile", fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+
+:0 {
+	route /sms {
+		twilio_sms generic {
+			account_sid %[1]s
+			auth_token  %[2]s
+			from        +15005550006
+			api_url     http://127.0.0.1:%[3]s
+			studio_url  http://127.0.0.1:%[3]s
+			timeout     3s
+			dedup       off
+		}
+	}
+	route /voice {
+		twilio_sms generic {
+			account_sid %[1]s
+			auth_token  %[2]s
+			from        +15005550006
+			api_url     http://localhost:%[3]s
+			channel     voice
+			dedup       off
+		}
+	}
+}
+
+http://127.0.0.1:%[3]s {
+	bind 127.0.0.1
+	twilio_simulator {
+		account %[1]s %[2]s
+	}
+}
+`, testAccount, testToken, simPort))
+}
+
+// TestCommandTestStartsConfigSimulator: with nothing listening at the route's
+// api_url, test starts the config's own twilio_simulator there for its
+// duration (also for localhost against a 127.0.0.1 site), and stops it after.
+func TestCommandTestStartsConfigSimulator(t *testing.T) {
+	port := freePort(t)
+	config := simulatorConfig(t, port)
+	addr := "127.0.0.1:" + port
+	for _, tt := range []struct{ path, want string }{
+		{"/sms", "Twilio accepted the message: sid SM"},
+		{"/voice", "Twilio accepted the call: sid CA"},
+	} {
+		out, errOut, status := runCommand(t, "", "test", "--config", config, "--path", tt.path, "--to", "+15005550006")
+		if status != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%s: exit status %d, want 0 and %q\nstdout:\n%s\nstderr:\n%s", tt.path, status, tt.want, out, errOut)
+		}
+		if want := "Started the config's twilio_simulator (server srv"; !strings.Contains(errOut, want) {
+			t.Errorf("%s: stderr lacks %q:\n%s", tt.path, want, errOut)
+		}
+		if listening(addr) {
+			t.Errorf("%s: the simulator still listens on %s after the command", tt.path, addr)
+		}
+	}
+	// A refusal from the started simulator is still exit status 1.
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--path", "/sms", "--to", "+15005550001")
+	if status != 1 || !strings.Contains(out, "Twilio refused: 21211") {
+		t.Errorf("refused: exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+// TestCommandTestUsesRunningSimulator: when something already listens at the
+// api_url (the config is running), test sends there and starts nothing.
+func TestCommandTestUsesRunningSimulator(t *testing.T) {
+	srv, _, _ := twiliotest.NewServer(t, simulator.Config{Accounts: []simulator.Account{{SID: testAccount, AuthToken: testToken}}})
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := simulatorConfig(t, u.Port())
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--path", "/sms", "--to", "+15005550006")
+	if status != 0 || !strings.Contains(out, "Twilio accepted the message") || strings.Contains(errOut, "Started the config's twilio_simulator") {
+		t.Errorf("exit status %d, want 0 without starting a simulator\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	}
+}
+
+// TestCommandTestQuickStart: `caddy twilio-sms test --config Caddyfile --to
+// +15005550006` on the shipped quick start succeeds with nothing running.
+func TestCommandTestQuickStart(t *testing.T) {
+	if listening("127.0.0.1:8081") {
+		t.Skip("something listens on 127.0.0.1:8081 (the quick start running?): the test would not show that the command starts the simulator")
+	}
+	out, errOut, status := runCommand(t, "", "test", "--config", filepath.Join("..", "Caddyfile"), "--to", "+15005550006")
+	if status != 0 || !strings.Contains(out, "Twilio accepted the message") || !strings.Contains(errOut, "on 127.0.0.1:8081 for this test") {
+		t.Errorf("exit status %d, want 0 with the simulator started on 127.0.0.1:8081\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
 	}
 }
