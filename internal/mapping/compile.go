@@ -59,6 +59,11 @@ type Config struct {
 	// used, and the assumption is the one Phone makes. Sender fields always
 	// use Phone.
 	PhoneFor func(assume string) PhoneNormalizer
+	// WithoutRoute compiles the mapping for no route in particular, as
+	// `caddy twilio-sms check <file>` does: options the mapping requires
+	// (required_options) may be left unset; they read "" and the checks
+	// that read them are not run.
+	WithoutRoute bool
 	// Assume, when not empty, is the route's own assumption
 	// (AssumeInternational or AssumeNational, in any case; PhoneFor gets it
 	// in lower case): it wins over every phone field's "assume" setting, and
@@ -79,12 +84,17 @@ type Mapping struct {
 	fieldIndex map[string]int
 	api        *program
 	params     map[twilio.API][]param
-	success    []replyCase
-	failure    []replyCase
-	invalid    []replyCase
-	options    map[string]string
-	templates  map[string]string
-	envSize    int
+	// feeds maps, per API, each field to the Twilio parameter it feeds
+	// (paramOf).
+	feeds     map[twilio.API]map[string]string
+	success   []replyCase
+	failure   []replyCase
+	invalid   []replyCase
+	options   map[string]string
+	templates map[string]string
+	tables    map[string]any
+	defaults  RouteDefaults
+	envSize   int
 }
 
 type field struct {
@@ -207,6 +217,18 @@ func compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 	if m.options == nil {
 		m.options = map[string]string{}
 	}
+	required := map[string]bool{}
+	for i, name := range spec.RequiredOptions {
+		if _, ok := m.options[name]; ok {
+			return nil, &ConfigError{Path: Path{"options", name}, Key: true,
+				Err: fmt.Errorf("option %q is in required_options: a route must set it, so it takes no default here", name)}
+		}
+		if required[name] {
+			return nil, at(fmt.Errorf("option %q is listed twice", name), "required_options", i)
+		}
+		required[name] = true
+		m.options[name] = ""
+	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Options)) {
 		if _, ok := m.options[k]; !ok {
 			has := "it declares none"
@@ -216,6 +238,16 @@ func compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 			return nil, routeErr(fmt.Errorf("the route sets option %q, which the mapping does not declare (%s)", k, has))
 		}
 		m.options[k] = cfg.Options[k]
+	}
+	unset := map[string]bool{} // required options the route left unset (WithoutRoute only)
+	for _, name := range spec.RequiredOptions {
+		if m.options[name] != "" {
+			continue
+		}
+		if !cfg.WithoutRoute {
+			return nil, routeErr(fmt.Errorf("the mapping requires option %q, which the route does not set (option %s <value>)", name, name))
+		}
+		unset[name] = true
 	}
 	m.templates = maps.Clone(spec.Templates)
 	if m.templates == nil {
@@ -240,16 +272,39 @@ func compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 		}
 	}
 
-	c := &compiler{options: m.options, templates: m.templates, fallback: spec.TemplateFallback}
-	c.funcs = c.functions()
+	// Route defaults: the route's own settings win.
+	var err error
+	if m.defaults, err = spec.routeDefaults(); err != nil {
+		return nil, err
+	}
+	if routeAssume == "" {
+		routeAssume = m.defaults.AssumeNumbers
+	}
 
-	// Checks see the effective options only, and run once, here.
+	m.tables = compileTables(spec.Tables)
+	c := &compiler{options: m.options, templates: m.templates, fallback: spec.TemplateFallback, tables: m.tables,
+		secret: map[string]bool{}}
+	for _, f := range spec.Fields {
+		c.secret[f.Name] = c.secret[f.Name] || f.Secret
+	}
+	c.funcs = c.functions()
+	if err := c.compileLets(spec); err != nil {
+		return nil, err
+	}
+
+	// Checks see the effective options and the tables only, and run once,
+	// here; without a route, those that read a required option it did not
+	// set are left for the route.
+	checkEnv := map[string]any{"options": m.options, "tables": m.tables}
 	for i, ch := range spec.Checks {
-		p, err := c.compile(ch.Expr, map[string]any{"options": m.options}, kindBool)
+		p, err := c.compile(ch.Expr, checkEnv, kindBool)
 		if err != nil {
 			return nil, at(err, "checks", i, "expr")
 		}
-		ok, err := p.run(map[string]any{"options": m.options})
+		if slices.ContainsFunc(p.options, func(o string) bool { return unset[o] }) {
+			continue
+		}
+		ok, err := p.run(checkEnv)
 		if err != nil {
 			return nil, at(err, "checks", i, "expr")
 		}
@@ -359,19 +414,23 @@ func compile(spec *Spec, file string, cfg Config) (*Mapping, error) {
 		}
 		m.params[api] = list
 	}
+	m.feeds = map[twilio.API]map[string]string{}
+	for api, list := range m.params {
+		m.feeds[api] = feedsOf(list)
+	}
 
 	// Replies see every field plus result.
 	renv := maps.Clone(env)
 	renv["result"] = &Result{}
-	var err error
-	if m.success, err = c.compileCases(spec.Reply.Success, renv, "success", "200"); err != nil {
+	top := level{path: Path{"reply", "defaults"}, rc: spec.Reply.Defaults}
+	if m.success, err = c.compileCases(spec.Reply.Success, top, renv, "success", "200"); err != nil {
 		return nil, err
 	}
-	if m.failure, err = c.compileCases(spec.Reply.Failure, renv, "failure", "result.suggested_status"); err != nil {
+	if m.failure, err = c.compileCases(spec.Reply.Failure, top, renv, "failure", "result.suggested_status"); err != nil {
 		return nil, err
 	}
-	if len(spec.Reply.Invalid) > 0 {
-		if m.invalid, err = c.compileCases(spec.Reply.Invalid, renv, "invalid", "result.suggested_status"); err != nil {
+	if !spec.Reply.Invalid.IsZero() {
+		if m.invalid, err = c.compileCases(spec.Reply.Invalid, top, renv, "invalid", "result.suggested_status"); err != nil {
 			return nil, err
 		}
 	} else {
@@ -440,58 +499,143 @@ const (
 	ReplyEmpty  = "empty"
 )
 
-func (c *compiler) compileCases(cases Cases, env map[string]any, which, defStatus string) ([]replyCase, error) {
+// level is one place a reply case's keys may come from: the case itself, its
+// group's defaults or the reply's defaults.
+type level struct {
+	path Path
+	rc   *ReplyCase
+}
+
+// compileCases compiles one reply's cases, each merged with its group's
+// defaults and the reply's (top): a key the case does not set comes from
+// the nearest defaults that do; headers merge name by name. Errors name the
+// place the key was written.
+func (c *compiler) compileCases(cases Cases, top level, env map[string]any, which, defStatus string) ([]replyCase, error) {
+	group := level{path: Path{"reply", which, "defaults"}, rc: cases.Defaults}
 	var out []replyCase
-	for i, rc := range cases {
+	for i := range cases.List {
+		rc := &cases.List[i]
 		path := Path{"reply", which, i}
-		fail := func(err error, part ...any) error { return at(err, append(slices.Clone(path), part...)...) }
-		cc := replyCase{where: path.String(), format: cmp.Or(rc.Format, ReplyJSON), root: rc.Root, contentType: rc.ContentType}
+		if cases.Defaults != nil || cases.Group {
+			path = Path{"reply", which, "cases", i}
+		}
+		levels := []level{{path, rc}, group, top}
+		from := func(has func(*ReplyCase) bool) level {
+			for _, l := range levels {
+				if l.rc != nil && has(l.rc) {
+					return l
+				}
+			}
+			return levels[0]
+		}
+		fail := func(err error, l level, part ...any) error { return at(err, append(slices.Clone(l.path), part...)...) }
+		st := from(func(r *ReplyCase) bool { return r.Status != "" })
+		ct := from(func(r *ReplyCase) bool { return r.ContentType != "" })
+		fm := from(func(r *ReplyCase) bool { return r.Format != "" })
+		rt := from(func(r *ReplyCase) bool { return r.Root != "" })
+		bd := from(func(r *ReplyCase) bool { return len(bytes.TrimSpace(r.Body)) > 0 })
+		cc := replyCase{where: path.String(), format: cmp.Or(fm.rc.Format, ReplyJSON), root: rt.rc.Root, contentType: ct.rc.ContentType}
 		if rc.When != "" {
 			p, err := c.compile(rc.When, env, kindBool)
 			if err != nil {
-				return nil, fail(err, "when")
+				return nil, fail(err, levels[0], "when")
 			}
 			cc.when = p
 		}
-		p, err := c.compile(cmp.Or(rc.Status, defStatus), env, kindInt)
+		p, err := c.compile(cmp.Or(st.rc.Status, defStatus), env, kindInt)
 		if err != nil {
-			return nil, fail(err, "status")
+			return nil, fail(err, st, "status")
 		}
 		cc.status = p
-		for _, name := range slices.Sorted(maps.Keys(rc.Headers)) {
-			hp, err := c.compile(rc.Headers[name], env, kindAny)
-			if err != nil {
-				return nil, fail(err, "headers", name)
+		headers := map[string]level{} // canonical name: where it is written
+		names := map[string]string{}  // canonical name: as written there
+		for j := len(levels) - 1; j >= 0; j-- {
+			if levels[j].rc == nil {
+				continue
 			}
-			cc.headers = append(cc.headers, header{name: http.CanonicalHeaderKey(name), prog: hp})
+			for name := range levels[j].rc.Headers {
+				headers[http.CanonicalHeaderKey(name)], names[http.CanonicalHeaderKey(name)] = levels[j], name
+			}
 		}
+		for _, canon := range slices.Sorted(maps.Keys(headers)) {
+			l, name := headers[canon], names[canon]
+			hp, err := c.compile(l.rc.Headers[name], env, kindAny)
+			if err != nil {
+				return nil, fail(err, l, "headers", name)
+			}
+			cc.headers = append(cc.headers, header{name: canon, prog: hp})
+		}
+		body := bd.rc.Body
+		bodyPath := append(slices.Clone(bd.path), "body")
 		switch cc.format {
 		case ReplyJSON, ReplyForm, ReplyXML, ReplyTwilio:
-			if cc.body, err = c.compileTree(rc.Body, env, append(slices.Clone(path), "body")); err != nil {
+			if cc.body, err = c.compileTree(body, env, bodyPath); err != nil {
 				return nil, err
 			}
-			if cc.format == ReplyXML {
-				if err := cc.body.checkXMLNames(append(slices.Clone(path), "body")); err != nil {
-					return nil, err
-				}
-			}
-			if cc.format == ReplyTwilio {
-				cc.root = cmp.Or(cc.root, "json")
-			}
 		case ReplyText:
+			if len(bytes.TrimSpace(body)) == 0 {
+				return nil, fail(errors.New("format text needs a body: an expression (set it here or in the defaults)"), levels[0])
+			}
 			var src string
-			if err := json.Unmarshal(rc.Body, &src); err != nil {
-				return nil, fail(err, "body")
+			if err := json.Unmarshal(body, &src); err != nil {
+				return nil, fail(errors.New("must be an expression (a string) for format text"), bd, "body")
 			}
 			p, err := c.compile(src, env, kindAny)
 			if err != nil {
-				return nil, fail(err, "body")
+				return nil, fail(err, bd, "body")
 			}
 			cc.body = &node{kind: nodeExpr, prog: p}
+		}
+		if err := cc.checkMerged(levels[0], rt, bd); err != nil {
+			return nil, err
+		}
+		if cc.format == ReplyTwilio {
+			cc.root = cmp.Or(cc.root, "json")
 		}
 		out = append(out, cc)
 	}
 	return out, nil
+}
+
+// checkMerged checks what the schema checks in one case object, on the case
+// merged with its defaults: xml has a root element and an object body,
+// form an object of values, twilio a root of json or xml and an object or
+// expression body.
+func (cc *replyCase) checkMerged(own, rt, bd level) error {
+	bodyPath := append(slices.Clone(bd.path), "body")
+	kindIs := func(kinds ...int) bool { return cc.body == nil || slices.Contains(kinds, cc.body.kind) }
+	switch cc.format {
+	case ReplyXML:
+		if cc.root == "" {
+			return at(errors.New("format xml needs root, the root element's name (set it here or in the defaults)"), own.path...)
+		}
+		if !xmlNameRE.MatchString(cc.root) {
+			return at(fmt.Errorf("%q is not a valid XML name", cc.root), append(slices.Clone(rt.path), "root")...)
+		}
+		if !kindIs(nodeObject) {
+			return at(errors.New("must be an object for format xml"), bodyPath...)
+		}
+		return cc.body.checkXMLNames(bodyPath)
+	case ReplyForm:
+		if !kindIs(nodeObject) {
+			return at(errors.New("must be an object for format form"), bodyPath...)
+		}
+		if cc.body != nil {
+			for i, ch := range cc.body.children {
+				if ch.kind != nodeExpr && ch.kind != nodeLiteral {
+					return at(errors.New("must be a value for format form"), append(bodyPath, cc.body.keys[i])...)
+				}
+			}
+		}
+	case ReplyTwilio:
+		if cc.root != "" && cc.root != "json" && cc.root != "xml" {
+			return at(fmt.Errorf("root %q: format twilio takes json or xml", cc.root), append(slices.Clone(rt.path), "root")...)
+		}
+		if !kindIs(nodeObject, nodeExpr) {
+			return at(errors.New("must be an object or an expression for format twilio"), bodyPath...)
+		}
+	}
+	return nil
 }
 
 // node is a compiled JSON/XML body template.

@@ -105,7 +105,7 @@ func TestCompileErrors(t *testing.T) {
 		{name: "unknown option in a field value", mutate: func(s *Spec) { s.Fields[2].Value = "options.markr" },
 			path: "fields[2].value", want: `unknown option "markr"`},
 		{name: "unknown option in a reply", mutate: func(s *Spec) {
-			s.Reply.Success = Cases{{Format: "text", Body: json.RawMessage(`"options.nope"`)}}
+			s.Reply.Success = One(ReplyCase{Format: "text", Body: json.RawMessage(`"options.nope"`)})
 		}, path: "reply.success.body", at: `"options.marker + result.sid"`, want: `unknown option "nope"`},
 		{name: "option read by a computed name", mutate: func(s *Spec) { s.Fields[2].Value = "options['mar' + 'ker']" },
 			path: "fields[2].value", want: "literal name"},
@@ -126,22 +126,22 @@ func TestCompileErrors(t *testing.T) {
 		{name: "bad twilio.api", mutate: func(s *Spec) { s.Twilio.API = "chanel == 'voice'" },
 			path: "twilio.api", want: "unknown name chanel"},
 		{name: "bad xml element name", mutate: func(s *Spec) {
-			s.Reply.Failure = Cases{{Format: "xml", Root: "r", Body: json.RawMessage(`{"a b": "result.sid"}`)}}
+			s.Reply.Failure = One(ReplyCase{Format: "xml", Root: "r", Body: json.RawMessage(`{"a b": "result.sid"}`)})
 		}, path: `reply.failure.body["a b"]`, want: `"a b" is not a valid XML name`},
 		{name: "xml attribute that is an object", mutate: func(s *Spec) {
-			s.Reply.Failure = Cases{{Format: "xml", Root: "r", Body: json.RawMessage(`{"@a": {"b": "1"}}`)}}
+			s.Reply.Failure = One(ReplyCase{Format: "xml", Root: "r", Body: json.RawMessage(`{"@a": {"b": "1"}}`)})
 		}, path: "reply.failure.body.@a", want: `attribute "@a" must be a value`},
-		{name: "bad header expression", mutate: func(s *Spec) { s.Reply.Failure[0].Headers = map[string]string{"X-Sid": "result.sidd"} },
+		{name: "bad header expression", mutate: func(s *Spec) { s.Reply.Failure.List[0].Headers = map[string]string{"X-Sid": "result.sidd"} },
 			path: "reply.failure.headers.X-Sid", want: "has no field sidd"},
 		{name: "json body duplicate key", mutate: func(s *Spec) {
-			s.Reply.Success = Cases{{Format: "json", Body: json.RawMessage(`{"a": "1", "a": "2"}`)}}
+			s.Reply.Success = One(ReplyCase{Format: "json", Body: json.RawMessage(`{"a": "1", "a": "2"}`)})
 		}, path: "reply.success.body.a", want: `key "a" appears twice`},
 		{name: "json body bad expression names the key", mutate: func(s *Spec) {
-			s.Reply.Failure[0].Body = json.RawMessage(`{"ok": false, "field": "result.feild"}`)
+			s.Reply.Failure.List[0].Body = json.RawMessage(`{"ok": false, "field": "result.feild"}`)
 		}, path: "reply.failure.body.field", at: `"result.field"}`, want: "type mapping.Result has no field feild"},
-		{name: "status not an int", mutate: func(s *Spec) { s.Reply.Success[0].Status = "'200'" },
+		{name: "status not an int", mutate: func(s *Spec) { s.Reply.Success.List[0].Status = "'200'" },
 			path: "reply.success.status", want: "expected int"},
-		{name: "when not a bool", mutate: func(s *Spec) { s.Reply.Success[0].When = "result.sid" },
+		{name: "when not a bool", mutate: func(s *Spec) { s.Reply.Success.List[0].When = "result.sid" },
 			path: "reply.success.when", want: "expected bool"},
 		{name: "template without required placeholder", mutate: func(s *Spec) { s.Templates["Register"] = "Welcome!" },
 			path: "templates.Register", want: "must contain {{code}}"},
@@ -228,7 +228,7 @@ func TestCompileChecksSpecsBuiltInCode(t *testing.T) {
 	spec := &Spec{
 		Fields: []FieldSpec{{Name: "to", From: []string{"cookie:to"}, Type: "email"}},
 		Twilio: TwilioSpec{Messages: map[string]string{"To": "to", "Boddy": "'x'"}},
-		Reply:  ReplySpec{Success: Cases{{Format: "yaml"}}},
+		Reply:  ReplySpec{Success: One(ReplyCase{Format: "yaml"})},
 	}
 	_, err := Compile(spec, "code", Config{Phone: testPhone})
 	want := []string{

@@ -6,12 +6,25 @@
 // allowed. Its shape is described once, by mappings/schema.json: Load and
 // Parse turn comments into spaces (every other byte keeps its offset) and
 // check the file against the schema, whose titles and descriptions are also
-// the reference (mappings/REFERENCE.md, generated). It has five parts:
+// the reference (mappings/REFERENCE.md, generated). It has these parts:
 //
 //   - request: which methods and body format to accept and the body size cap;
 //   - options and templates: named settings with defaults that the Caddyfile may
-//     override (markers, message templates), and checks: rules over the
-//     effective options that make a route fail to provision when broken;
+//     override (markers, message templates); required_options, options
+//     without a default that every route must set (Compile fails naming the
+//     first one a route leaves unset, except with Config.WithoutRoute, as
+//     `check <file>` compiles); and checks: rules over the effective options
+//     that make a route fail to provision when broken;
+//   - route_defaults: the route settings the product needs (timeout, dedup,
+//     default_region, assume_numbers), which a route that sets its own
+//     overrides: Spec.Defaults and Mapping.Defaults give them typed to the
+//     glue, which applies them; Compile applies assume_numbers itself;
+//   - tables: lookup tables, read as tables.<name>[key] (nil when absent);
+//   - let: named expressions in the order written, each usable by name in
+//     every expression below it, where it means its expression written in
+//     its place and is evaluated there (letPatcher); an expression may use
+//     a let only if it sees all the let reads (result only in replies, a
+//     field only after it is read, only options and tables in checks);
 //   - fields: ordered named values read from the request by sources (of the
 //     kinds SourceKinds lists) or computed by expr-lang expressions, each
 //     validated (required, phone,
@@ -21,7 +34,21 @@
 //   - twilio: the form parameters of each Twilio API (messages, calls, studio) as
 //     expressions over the fields;
 //   - reply: the status, headers and body for success, failure and invalid input,
-//     built by real JSON, XML or text encoders from expressions.
+//     built by real JSON, XML or text encoders from expressions; each reply
+//     one case, a list, or a group with defaults, under the reply's own
+//     defaults (a case's key wins, headers merge by name).
+//
+// Messages for products that send only the code come from templates:
+// render(key) fills the template's {{name}} placeholders from every field
+// read before it.
+//
+// Replies classify a failure without reading its English: result.problem
+// (the Problem* constants: missing, invalid, too_long, no_sender, auth,
+// blocked, rate_limited, unavailable, unreachable, unknown, rejected) and
+// result.twilio_code, the Twilio error code of the same failure, are
+// computed by Classify from the Result (Outcome, Field, the InputError's
+// Problem through Result.Invalid, ErrorCode) and from the Twilio parameter
+// the field feeds.
 //
 // Voice messages become TwiML through twiml(): only Say (with SSML) and Pause
 // survive, and a message that would hold a call open (MaxPauseSeconds,

@@ -58,6 +58,8 @@ type program struct {
 	// fields are the mapping fields the expression reads, in order of first use,
 	// so that an input error raised by a function can name the field at fault.
 	fields []string
+	// options are the options it reads.
+	options []string
 }
 
 // blame is the field an input error in this expression is about: the field
@@ -133,41 +135,54 @@ type compiler struct {
 	templates map[string]string
 	fallback  string
 	funcs     []expr.Option
+	// tables are the mapping's lookup tables, as expressions see them.
+	tables map[string]any
+	// lets are the named expressions compiled so far, in order; letIndex
+	// has every let of the file, for naming one declared below.
+	lets     []*letDef
+	letIndex map[string]int
+	// secret fields are left out of render().
+	secret map[string]bool
 }
 
 // compile compiles src with env (the names visible at that point). Unknown names,
-// unknown options and type errors fail here.
+// unknown options and tables, lets that read what env lacks, and type errors
+// fail here.
 func (c *compiler) compile(src string, env map[string]any, kind int) (*program, error) {
+	p, _, err := c.compileUses(src, env, kind, len(c.lets))
+	return p, err
+}
+
+// compileUses compiles src seeing the first nlets lets, and returns the
+// names of env it reads (fields, result, route, request, options, tables),
+// through the lets it uses too.
+func (c *compiler) compileUses(src string, env map[string]any, kind int, nlets int) (*program, []string, error) {
 	if len(src) > maxExprSourceBytes {
-		return nil, errors.New("expression is too long")
+		return nil, nil, errors.New("expression is too long")
 	}
-	opts := []expr.Option{
-		expr.Env(env),
-		expr.MaxNodes(maxExprNodes),
-		expr.DisableBuiltin("now"),
-		expr.DisableBuiltin("date"),
-		expr.DisableBuiltin("timezone"),
-		expr.DisableBuiltin("duration"),
-	}
+	opts := c.baseOptions(env)
 	switch kind {
 	case kindBool:
 		opts = append(opts, expr.AsBool())
 	case kindInt:
 		opts = append(opts, expr.AsInt())
 	}
-	check := &optionCheck{options: c.options}
-	opts = append(opts, expr.Patch(check))
+	lets := &letPatcher{c: c, env: env, visible: nlets}
+	check := &nameCheck{options: c.options, tables: c.tables}
+	uses := &uses{env: env}
+	render := &renderPatcher{env: env, secret: c.secret}
+	opts = append(opts, expr.Patch(lets), expr.Patch(check), expr.Patch(uses), expr.Patch(render))
 	opts = append(opts, c.funcs...)
 	prog, err := expr.Compile(src, opts...)
+	for _, e := range []error{lets.err, check.err, render.err} {
+		if e != nil {
+			return nil, nil, e
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if check.err != nil {
-		return nil, check.err
-	}
-	p := &program{src: src, prog: prog}
-	root := prog.Node()
-	ast.Walk(&root, fieldUses{env: env, out: &p.fields})
+	p := &program{src: src, prog: prog, fields: uses.fields, options: check.read}
 	switch n := prog.Node().(type) {
 	case *ast.IdentifierNode:
 		if _, isField := env[n.Value].(string); isField && kind == kindAny {
@@ -186,55 +201,91 @@ func (c *compiler) compile(src string, env map[string]any, kind int) (*program, 
 			p.isLit, p.lit = true, n.Value
 		}
 	}
-	return p, nil
+	return p, uses.names, nil
 }
 
-// fieldUses collects the identifiers that are mapping fields (strings in env).
-type fieldUses struct {
-	env map[string]any
-	out *[]string
+// baseOptions are the options every expression compiles with: its
+// environment and the limits.
+func (c *compiler) baseOptions(env map[string]any) []expr.Option {
+	return []expr.Option{
+		expr.Env(env),
+		expr.MaxNodes(maxExprNodes),
+		expr.DisableBuiltin("now"),
+		expr.DisableBuiltin("date"),
+		expr.DisableBuiltin("timezone"),
+		expr.DisableBuiltin("duration"),
+	}
 }
 
-func (f fieldUses) Visit(node *ast.Node) {
+// uses collects the names of env an expression reads (in order of first
+// use), and among them the mapping fields (strings in env). It runs after
+// lets are expanded and before render() adds its fields.
+type uses struct {
+	env    map[string]any
+	names  []string
+	fields []string
+}
+
+func (u *uses) Visit(node *ast.Node) {
 	id, ok := (*node).(*ast.IdentifierNode)
 	if !ok {
 		return
 	}
-	if _, isField := f.env[id.Value].(string); isField && !slices.Contains(*f.out, id.Value) {
-		*f.out = append(*f.out, id.Value)
+	v, inEnv := u.env[id.Value]
+	if !inEnv || slices.Contains(u.names, id.Value) {
+		return
+	}
+	u.names = append(u.names, id.Value)
+	if _, isField := v.(string); isField {
+		u.fields = append(u.fields, id.Value)
 	}
 }
 
-// optionCheck rejects options.<name> for names the mapping does not declare, so a
-// typo fails at provisioning instead of reading "" at run time.
-type optionCheck struct {
+// nameCheck rejects options.<name> and tables.<name> for names the mapping
+// does not declare, so a typo fails at provisioning instead of reading ""
+// or nil at run time.
+type nameCheck struct {
 	options map[string]string
+	tables  map[string]any
 	err     error
+	read    []string // the options read
 }
 
-func (o *optionCheck) Visit(node *ast.Node) {
+func (o *nameCheck) Visit(node *ast.Node) {
 	m, ok := (*node).(*ast.MemberNode)
 	if !ok || o.err != nil {
 		return
 	}
 	id, ok := m.Node.(*ast.IdentifierNode)
-	if !ok || id.Value != "options" {
+	if !ok || id.Value != "options" && id.Value != "tables" {
 		return
 	}
 	s, ok := m.Property.(*ast.StringNode)
 	if !ok {
-		o.err = errors.New("options must be read with a literal name, as options.name")
+		o.err = fmt.Errorf("%s must be read with a literal name, as %s.name", id.Value, id.Value)
+		return
+	}
+	if id.Value == "tables" {
+		if _, ok := o.tables[s.Value]; !ok {
+			o.err = fmt.Errorf("unknown table %q (declare it in the mapping's tables)", s.Value)
+		}
 		return
 	}
 	if _, ok := o.options[s.Value]; !ok {
 		o.err = fmt.Errorf("unknown option %q (declare it in the mapping's options)", s.Value)
+		return
+	}
+	if !slices.Contains(o.read, s.Value) {
+		o.read = append(o.read, s.Value)
 	}
 }
 
-// baseEnv is the environment every expression sees: options, route and request.
+// baseEnv is the environment every expression sees: options, tables, route
+// and request.
 func (c *compiler) baseEnv() map[string]any {
 	return map[string]any{
 		"options": c.options,
+		"tables":  c.tables,
 		"route":   &Route{},
 		"request": &Request{},
 	}

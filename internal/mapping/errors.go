@@ -120,6 +120,10 @@ type InputError struct {
 	Reason string
 	// Status is the HTTP status the adapter suggests (400, 405, 413, 415).
 	Status int
+	// Problem is what is wrong, one of the Problem* constants (missing,
+	// invalid, too_long, no_sender, auth); "" lets Kind derive it from
+	// Status. It becomes result.problem (Result.Invalid).
+	Problem string
 }
 
 func (e *InputError) Error() string { return fmt.Sprintf("field %q %s", e.Field, e.Reason) }

@@ -33,6 +33,7 @@ func (v *Values) Route() *Route { return v.route }
 func (m *Mapping) NewValues(route Route, req Request) *Values {
 	v := &Values{env: make(map[string]any, m.envSize), route: &route, request: &req}
 	v.env["options"] = m.options
+	v.env["tables"] = m.tables
 	v.env["route"] = v.route
 	v.env["request"] = v.request
 	for i := range m.fields {
@@ -48,6 +49,7 @@ func (m *Mapping) Extract(in *Inbound, route Route) (*Values, error) {
 	req := Request{Method: in.Method, Path: in.Path, Format: in.Format, ContentType: in.ContentType, Ext: in.PathParams["ext"]}
 	v := &Values{env: make(map[string]any, m.envSize), route: &route, request: &req}
 	v.env["options"] = m.options
+	v.env["tables"] = m.tables
 	v.env["route"] = v.route
 	v.env["request"] = v.request
 	for i := range m.fields {
@@ -92,15 +94,15 @@ func (m *Mapping) clearFrom(v *Values, i int) {
 func (m *Mapping) check(f *field, val string) (string, error) {
 	if val == "" {
 		if f.required {
-			return "", &InputError{Field: f.name, Reason: "is required"}
+			return "", &InputError{Field: f.name, Reason: "is required", Problem: ProblemMissing}
 		}
 		return "", nil
 	}
 	if len(val) > 4*f.maxLen || utf8.RuneCountInString(val) > f.maxLen {
-		return "", &InputError{Field: f.name, Reason: fmt.Sprintf("is longer than %d characters", f.maxLen)}
+		return "", &InputError{Field: f.name, Reason: fmt.Sprintf("is longer than %d characters", f.maxLen), Problem: ProblemTooLong}
 	}
 	if !utf8.ValidString(val) {
-		return "", &InputError{Field: f.name, Reason: "is not valid UTF-8"}
+		return "", &InputError{Field: f.name, Reason: "is not valid UTF-8", Problem: ProblemInvalid}
 	}
 	switch f.typ {
 	case TypePhone, TypeSender:
@@ -110,22 +112,22 @@ func (m *Mapping) check(f *field, val string) (string, error) {
 		}
 		n, err := norm(val)
 		if err != nil {
-			return "", &InputError{Field: f.name, Reason: err.Error()}
+			return "", &InputError{Field: f.name, Reason: err.Error(), Problem: ProblemInvalid}
 		}
 		val = n
 	case TypeDigits:
 		if !isDigits(val) {
-			return "", &InputError{Field: f.name, Reason: "must contain only digits"}
+			return "", &InputError{Field: f.name, Reason: "must contain only digits", Problem: ProblemInvalid}
 		}
 	case TypeJSON:
 		j, err := RepairJSONObject(val)
 		if err != nil {
-			return "", &InputError{Field: f.name, Reason: err.Error()}
+			return "", &InputError{Field: f.name, Reason: err.Error(), Problem: ProblemInvalid}
 		}
 		val = j
 	}
 	if f.pattern != nil && !f.pattern.MatchString(val) {
-		return "", &InputError{Field: f.name, Reason: "does not have the expected format"}
+		return "", &InputError{Field: f.name, Reason: "does not have the expected format", Problem: ProblemInvalid}
 	}
 	return val, nil
 }
@@ -179,22 +181,22 @@ func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 		}
 		switch {
 		case p.name == "Body" && utf8.RuneCountInString(s) > MaxBodyChars:
-			return nil, &InputError{Field: name, Reason: fmt.Sprintf("is longer than Twilio's %d-character limit", MaxBodyChars)}
+			return nil, &InputError{Field: name, Reason: fmt.Sprintf("is longer than Twilio's %d-character limit", MaxBodyChars), Problem: ProblemTooLong}
 		case p.name == "Twiml" && utf8.RuneCountInString(s) > MaxTwimlChars:
-			return nil, &InputError{Field: name, Reason: fmt.Sprintf("makes TwiML longer than Twilio's %d-character limit", MaxTwimlChars)}
+			return nil, &InputError{Field: name, Reason: fmt.Sprintf("makes TwiML longer than Twilio's %d-character limit", MaxTwimlChars), Problem: ProblemTooLong}
 		case p.name == "Parameters":
 			// Studio reads Parameters as a JSON object: send the repaired form, so
 			// {"OTP":012345} arrives as {"OTP":"012345"}.
 			j, err := RepairJSONObject(s)
 			if err != nil {
-				return nil, &InputError{Field: name, Reason: "does not give Studio a JSON object: " + err.Error()}
+				return nil, &InputError{Field: name, Reason: "does not give Studio a JSON object: " + err.Error(), Problem: ProblemInvalid}
 			}
 			s = j
 		}
 		out[p.name] = []string{s}
 	}
 	if out.Get("To") == "" {
-		return nil, &InputError{Field: "to", Reason: "is required"}
+		return nil, &InputError{Field: "to", Reason: "is required", Problem: ProblemMissing}
 	}
 	return out, nil
 }

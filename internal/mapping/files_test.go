@@ -87,7 +87,7 @@ func TestBrokenFiles(t *testing.T) {
 		{name: "missing reply", old: `"twilio": {"messages": {"To": "to", "Body": "message"}},`, new: ``,
 			want: []string{`%f:1:1: missing "twilio"`}, at: `{`},
 		{name: "reserved field name", old: `{"name": "message"`, new: `{"name": "route"`,
-			want: []string{`%f:9:14: fields[1].name: "route" is a reserved name (options, route, request and result)`}, at: `"route"`},
+			want: []string{`%f:9:14: fields[1].name: "route" is a reserved name (options, tables, route, request and result)`}, at: `"route"`},
 		{name: "twilio parameter", old: `"Body": "message"`, new: `"Body": "message", "From": "'+15005550006'"`,
 			want: []string{`%f:11:59: twilio.messages.From: "From" is not a parameter of Twilio's messages API here: the route's sender settings (from, messaging_service_sid, senders) set it`},
 			at:   `From"`},
@@ -303,6 +303,13 @@ func TestSchemaMatchesSpec(t *testing.T) {
 		{"ReplySpec", reflect.TypeFor[ReplySpec](), defs["reply"]},
 		{"ReplyCase", reflect.TypeFor[ReplyCase](), defs["case"]},
 		{"CheckSpec", reflect.TypeFor[CheckSpec](), defs["check"]},
+		{"RouteDefaultsSpec", reflect.TypeFor[RouteDefaultsSpec](), defs["route_defaults"]},
+		{"caseGroup", reflect.TypeFor[caseGroup](), defs["group"]},
+	}
+	// Defaults take every key of a case but when.
+	caseKeys := props(defs["case"])
+	if got, want := props(defs["reply_defaults"]), slices.DeleteFunc(slices.Clone(caseKeys), func(k string) bool { return k == "when" }); !slices.Equal(got, want) {
+		t.Errorf("reply_defaults has %v, want the keys of a case but when: %v", got, want)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

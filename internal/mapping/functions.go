@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"maps"
 	"regexp"
 	"strings"
 
@@ -19,6 +20,8 @@ var placeholderRE = regexp.MustCompile(`{{\s*([\w.]+)\s*}}`)
 //
 //	template(key)           the route's template text for key (or the fallback key)
 //	fill(text, vars)        replaces {{name}} with vars[name]; unknown names stay as they are
+//	render(key)             fill(template(key), fields): every field read before it, secret ones left out
+//	render(key, vars)       the same, vars adding to or replacing the fields
 //	digits(s)               only the ASCII digits of s
 //	spaced(s)               "123" -> "1 2 3", so text-to-speech reads digit by digit
 //	twiml(s)                a TwiML <Response>: Say/Pause fragments kept (within TwiML's limits), other text spoken
@@ -37,6 +40,17 @@ func (c *compiler) functions() []expr.Option {
 		expr.Function("template", func(p ...any) (any, error) {
 			return c.template(p[0].(string)), nil
 		}, new(func(string) string)),
+		// render(key) and render(key, vars) reach here as render(key, fields)
+		// and render(key, fields, vars) (renderPatcher).
+		expr.Function("render", func(p ...any) (any, error) {
+			vars, _ := p[1].(map[string]any)
+			if len(p) == 3 {
+				extra, _ := p[2].(map[string]any)
+				vars = maps.Clone(vars)
+				maps.Copy(vars, extra)
+			}
+			return fill(c.template(p[0].(string)), vars), nil
+		}, new(func(string, map[string]any) string), new(func(string, map[string]any, map[string]any) string)),
 		expr.Function("fill", func(p ...any) (any, error) {
 			vars, _ := p[1].(map[string]any)
 			return fill(p[0].(string), vars), nil
@@ -56,9 +70,9 @@ func (c *compiler) functions() []expr.Option {
 			var limit *twimlLimitError
 			switch {
 			case errors.As(err, &limit):
-				return nil, &InputError{Reason: limit.reason}
+				return nil, &InputError{Reason: limit.reason, Problem: ProblemInvalid}
 			case err != nil:
-				return nil, &InputError{Reason: "cannot be spoken: " + err.Error()}
+				return nil, &InputError{Reason: "cannot be spoken: " + err.Error(), Problem: ProblemInvalid}
 			}
 			return out, nil
 		}, new(func(string) string), new(func(string, string, string) string)),
@@ -69,7 +83,7 @@ func (c *compiler) functions() []expr.Option {
 		expr.Function("json_object", func(p ...any) (any, error) {
 			out, err := RepairJSONObject(p[0].(string))
 			if err != nil {
-				return nil, &InputError{Reason: err.Error()}
+				return nil, &InputError{Reason: err.Error(), Problem: ProblemInvalid}
 			}
 			return out, nil
 		}, new(func(string) string)),

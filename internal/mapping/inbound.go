@@ -79,12 +79,12 @@ func (m *Mapping) ParseRequest(r *http.Request, body []byte) (*Inbound, error) {
 		Body:        body,
 	}
 	if !m.allowsMethod(r.Method) {
-		return nil, &InputError{Field: "method", Reason: "must be one of " + strings.Join(m.methods, ", "), Status: http.StatusMethodNotAllowed}
+		return nil, &InputError{Field: "method", Reason: "must be one of " + strings.Join(m.methods, ", "), Status: http.StatusMethodNotAllowed, Problem: ProblemInvalid}
 	}
 	if m.path != nil {
 		params, ok := m.path.match(r.URL.Path)
 		if !ok {
-			return nil, &InputError{Field: "path", Reason: "does not match " + m.path.pattern, Status: http.StatusNotFound}
+			return nil, &InputError{Field: "path", Reason: "does not match " + m.path.pattern, Status: http.StatusNotFound, Problem: ProblemInvalid}
 		}
 		in.PathParams = params
 	}
@@ -120,11 +120,11 @@ func (m *Mapping) parseBody(in *Inbound) error {
 	switch format {
 	case FormatForm:
 		if bytes.Count(body, []byte("&")) >= maxFormKeys {
-			return &InputError{Field: "body", Reason: "has too many form parameters"}
+			return &InputError{Field: "body", Reason: "has too many form parameters", Problem: ProblemInvalid}
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return &InputError{Field: "body", Reason: "is not a valid form-encoded body"}
+			return &InputError{Field: "body", Reason: "is not a valid form-encoded body", Problem: ProblemInvalid}
 		}
 		in.Form = form
 	case FormatJSON:
@@ -133,7 +133,7 @@ func (m *Mapping) parseBody(in *Inbound) error {
 			// raw line breaks inside strings: escape those, nothing else.
 			fixed, changed := escapeControlInStrings(body)
 			if !changed || !gjson.ValidBytes(fixed) {
-				return &InputError{Field: "body", Reason: "is not valid JSON"}
+				return &InputError{Field: "body", Reason: "is not valid JSON", Problem: ProblemInvalid}
 			}
 			body = fixed
 		}
@@ -148,7 +148,7 @@ func (m *Mapping) parseBody(in *Inbound) error {
 			}
 		}
 		if err != nil {
-			return &InputError{Field: "body", Reason: "is not valid XML: " + err.Error()}
+			return &InputError{Field: "body", Reason: "is not valid XML: " + err.Error(), Problem: ProblemInvalid}
 		}
 		in.XML = x
 	case FormatNone:

@@ -23,10 +23,13 @@ type Reply struct {
 
 // Reply renders the answer for res: success when res.OK, invalid for bad input,
 // failure otherwise. v may come from NewValues when fields could not be read.
+// It fills res.SuggestedStatus when unset, and res.Problem and
+// res.TwilioCode (Classify).
 func (m *Mapping) Reply(v *Values, res *Result) (*Reply, error) {
 	if res.SuggestedStatus == 0 || res.OK {
 		res.Suggest()
 	}
+	m.Classify(v, res)
 	cases := m.failure
 	switch {
 	case res.OK:

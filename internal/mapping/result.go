@@ -45,6 +45,17 @@ type Result struct {
 	// Field and Reason explain an invalid request ("to", "is not a valid phone number").
 	Field  string `expr:"field"`
 	Reason string `expr:"reason"`
+	// Problem classifies a failure in one word, one of the Problem*
+	// constants, so that replies never read Reason's English: the gateway
+	// sets it from the InputError (Invalid) and Reply derives the rest from
+	// Outcome (Classify). "" when OK.
+	Problem string `expr:"problem"`
+	// TwilioCode is the Twilio error code that matches the failure: Twilio's
+	// own (ErrorCode) when there is one, else the code Twilio would give for
+	// the same problem with the same parameter (21604 for a missing To,
+	// 21617 for a Body over the limit, 20429 when rate limited...). 0 when OK.
+	// Reply computes it (Mapping.Classify).
+	TwilioCode int `expr:"twilio_code"`
 	// Duplicate is true when this answer is a repeat of an earlier identical request.
 	Duplicate bool `expr:"duplicate"`
 	// SuggestedStatus is a sensible HTTP status for the caller: 200 accepted,

@@ -19,8 +19,28 @@ type Spec struct {
 	// Options are named string settings with their defaults, readable in
 	// expressions as options.<name> and overridable per route (Caddyfile `option`).
 	Options map[string]string `json:"options,omitempty"`
+	// RequiredOptions are options without a default that every route must
+	// set (Caddyfile `option <name> <value>`): Compile fails naming the
+	// first one a route leaves unset or empty, unless Config.WithoutRoute
+	// (`caddy twilio-sms check <file>`), where they read "" and the checks
+	// that read them are skipped. Each is an option like the others
+	// (options.<name>) and must not also be in Options.
+	RequiredOptions []string `json:"required_options,omitempty"`
+	// RouteDefaults are the route settings the product needs, which a route
+	// that sets its own overrides (Spec.Defaults, Mapping.Defaults).
+	RouteDefaults *RouteDefaultsSpec `json:"route_defaults,omitempty"`
+	// Let are named expressions, in the order written: each may be used by
+	// name in every expression below it, as if written there in
+	// parentheses. See Lets.
+	Let Lets `json:"let,omitempty"`
+	// Tables are lookup tables of strings, numbers and booleans by key,
+	// readable as tables.<name>[key], nil for a key it does not have
+	// (tables.codes[result.field] ?? 0).
+	Tables map[string]map[string]any `json:"tables,omitempty"`
 	// Templates are message texts with {{name}} placeholders, readable with
-	// template(key) and filled with fill(text, vars). Overridable per route.
+	// template(key) and filled with fill(text, vars), or both at once with
+	// render(key), which fills every field read before it. Overridable per
+	// route.
 	Templates map[string]string `json:"templates,omitempty"`
 	// TemplateFallback is the template key used when template(key) has no such key.
 	TemplateFallback string `json:"template_fallback,omitempty"`
@@ -115,41 +135,109 @@ type TwilioSpec struct {
 	Studio   map[string]string `json:"studio,omitempty"`
 }
 
-// ReplySpec holds the answers. Each may be one case or a list of cases with
-// "when" conditions; the first case whose condition holds is used.
-type ReplySpec struct {
-	// Success is used when Twilio accepted the request.
-	Success Cases `json:"success,omitempty"`
-	// Failure is used when Twilio refused, was unreachable, timed out, or the
-	// adapter refused (rate limit, geo block).
-	Failure Cases `json:"failure,omitempty"`
-	// Invalid is used for bad input (a field missing or malformed). Default: Failure.
-	Invalid Cases `json:"invalid,omitempty"`
+// RouteDefaultsSpec is the "route_defaults" of a mapping file: settings a
+// route that uses the mapping takes unless it sets its own.
+type RouteDefaultsSpec struct {
+	// Timeout is the request's whole budget, a Go duration ("3s").
+	Timeout string `json:"timeout,omitempty"`
+	// Dedup is the window within which an identical request is answered
+	// from the first one's result, a Go duration ("2m"), or "off".
+	Dedup string `json:"dedup,omitempty"`
+	// DefaultRegion is the ISO 3166 region national numbers are read in.
+	DefaultRegion string `json:"default_region,omitempty"`
+	// AssumeNumbers is how the product writes numbers without "+":
+	// AssumeInternational or AssumeNational.
+	AssumeNumbers string `json:"assume_numbers,omitempty"`
 }
 
-// Cases is one ReplyCase or a list of them.
-type Cases []ReplyCase
+// ReplySpec holds the answers. Each may be one case, a list of cases with
+// "when" conditions (the first case whose condition holds is used), or a
+// group of cases with defaults.
+type ReplySpec struct {
+	// Defaults are keys every case of success, failure and invalid takes
+	// when neither it nor its group's defaults set them (no "when").
+	Defaults *ReplyCase `json:"defaults,omitempty"`
+	// Success is used when Twilio accepted the request.
+	Success Cases `json:"success,omitzero"`
+	// Failure is used when Twilio refused, was unreachable, timed out, or the
+	// adapter refused (rate limit, geo block).
+	Failure Cases `json:"failure,omitzero"`
+	// Invalid is used for bad input (a field missing or malformed). Default: Failure.
+	Invalid Cases `json:"invalid,omitzero"`
+}
 
-// UnmarshalJSON accepts an object or an array of objects.
+// Cases are one reply's cases, written as one ReplyCase, a list of them, or
+// a group: {"defaults": {...}, "cases": [...]}, whose defaults every case of
+// the group takes for the keys it does not set (headers name by name).
+type Cases struct {
+	// Defaults are the group's defaults; nil when none.
+	Defaults *ReplyCase
+	// List are the cases, tried in order.
+	List []ReplyCase
+	// Group is set when the cases are written as a group (its cases are
+	// then at "cases" in the file), with or without defaults.
+	Group bool
+}
+
+// One is a reply of a single case.
+func One(c ReplyCase) Cases { return Cases{List: []ReplyCase{c}} }
+
+// IsZero reports a reply with no cases.
+func (c Cases) IsZero() bool { return c.Defaults == nil && len(c.List) == 0 && !c.Group }
+
+type caseGroup struct {
+	Defaults *ReplyCase  `json:"defaults,omitempty"`
+	Cases    []ReplyCase `json:"cases"`
+}
+
+// UnmarshalJSON accepts an object (one case, or a group when it has
+// "cases" or "defaults") or an array of objects.
 func (c *Cases) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(b, &keys); err != nil {
+			return err
+		}
+		_, hasCases := keys["cases"]
+		_, hasDefaults := keys["defaults"]
+		if hasCases || hasDefaults {
+			var g caseGroup
+			if err := json.Unmarshal(b, &g); err != nil {
+				return err
+			}
+			*c = Cases{Defaults: g.Defaults, List: g.Cases, Group: true}
+			return nil
+		}
 		var one ReplyCase
 		if err := json.Unmarshal(b, &one); err != nil {
 			return err
 		}
-		*c = Cases{one}
+		*c = One(one)
 		return nil
 	}
 	var many []ReplyCase
 	if err := json.Unmarshal(b, &many); err != nil {
 		return err
 	}
-	*c = many
+	*c = Cases{List: many}
 	return nil
 }
 
-// ReplyCase is one answer shape.
+// MarshalJSON writes a group when there are defaults or Group is set, a
+// list otherwise.
+func (c Cases) MarshalJSON() ([]byte, error) {
+	if c.Defaults != nil || c.Group {
+		return json.Marshal(caseGroup{Defaults: c.Defaults, Cases: c.List})
+	}
+	if c.List == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(c.List)
+}
+
+// ReplyCase is one answer shape. As defaults (ReplySpec.Defaults, a
+// group's), every key but When.
 type ReplyCase struct {
 	// When is a boolean expression; empty means always.
 	When string `json:"when,omitempty"`

@@ -79,7 +79,7 @@ func (g *refGen) render(b *bytes.Buffer, sec section) {
 	for _, m := range objectMembers(props) {
 		name, ps := m.name, m.value
 		if text(get(ps, "description")) == "" && len(objectMembers(ps)) == 1 && get(ps, "$ref") != nil &&
-			get(g.resolve(ps), "properties") == nil {
+			!isPointer(ps) && get(g.resolve(ps), "properties") == nil {
 			// A parameter without its own description (Twilio's optional
 			// ones): listed after the table.
 			bare = append(bare, "`"+name+"`")
@@ -174,14 +174,24 @@ func articles(s []string) []string {
 	return out
 }
 
-// resolve follows a $ref into $defs.
+// resolve follows a $ref into $defs, or deeper ("#/$defs/case/properties/status").
 func (g *refGen) resolve(s *hujson.Value) *hujson.Value {
 	ref := text(get(s, "$ref"))
-	name, ok := strings.CutPrefix(ref, "#/$defs/")
+	rest, ok := strings.CutPrefix(ref, "#/")
 	if !ok {
 		return s
 	}
-	return get(get(g.root, "$defs"), name)
+	cur := g.root
+	for key := range strings.SplitSeq(rest, "/") {
+		cur = get(cur, key)
+	}
+	return cur
+}
+
+// isPointer reports a key that is only a $ref to another key's schema
+// (#/$defs/case/properties/status): it means what that key means.
+func isPointer(s *hujson.Value) bool {
+	return len(objectMembers(s)) == 1 && strings.Contains(text(get(s, "$ref")), "/properties/")
 }
 
 // valueOf describes what a key takes, queueing a section for objects that
@@ -193,15 +203,19 @@ func (g *refGen) valueOf(name string, parent section, s *hujson.Value) string {
 	} else if name != "" {
 		at = strings.TrimSuffix(at, "`") + "." + name + "`"
 	}
+	if isPointer(s) {
+		return g.valueOf(name, parent, g.resolve(s))
+	}
 	if ref := text(get(s, "$ref")); ref != "" {
 		defName := strings.TrimPrefix(ref, "#/$defs/")
 		d := g.resolve(s)
 		switch {
 		case defName == "cases":
-			c := get(get(d, "else"), "$ref")
-			caseDef := get(get(g.root, "$defs"), strings.TrimPrefix(text(c), "#/$defs/"))
+			caseDef := g.resolve(get(get(d, "then"), "items"))
+			groupDef := g.resolve(get(get(d, "else"), "then"))
 			link := g.link(text(get(caseDef, "title")), at, caseDef, "case")
-			return link + ", or a non-empty list of them"
+			group := g.link(text(get(groupDef, "title")), at, groupDef, "group")
+			return link + ", a non-empty list of them, or a " + group
 		case get(d, "properties") != nil || get(d, "anyOf") != nil && defName == "source":
 			return g.link(text(get(d, "title")), at, d, defName)
 		}
@@ -265,6 +279,9 @@ func (g *refGen) link(title, at string, s *hujson.Value, def string) string {
 
 // meaning is a key's description with its enum values, default and constraints.
 func (g *refGen) meaning(s *hujson.Value) string {
+	if isPointer(s) {
+		s = g.resolve(s)
+	}
 	var parts []string
 	if d := text(get(s, "description")); d != "" {
 		parts = append(parts, d)
@@ -286,7 +303,9 @@ func (g *refGen) meaning(s *hujson.Value) string {
 	if d := get(s, "default"); d != nil {
 		parts = append(parts, "Default: `"+literal(d)+"`.")
 	}
-	if p := text(get(s, "pattern")); p != "" {
+	if t := text(get(s, "patternTitle")); t != "" {
+		parts = append(parts, "Must be "+t+".")
+	} else if p := text(get(s, "pattern")); p != "" {
 		parts = append(parts, "Must match `"+p+"`.")
 	}
 	if n := get(get(s, "not"), "enum"); n != nil {

@@ -193,6 +193,14 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 		for _, key := range k.Properties {
 			msg := fmt.Sprintf("unknown key %q", key)
 			switch {
+			case strings.HasSuffix(kw, "/properties/let/additionalProperties"), strings.HasSuffix(kw, "/properties/tables/additionalProperties"):
+				what := kw[strings.LastIndex(strings.TrimSuffix(kw, "/additionalProperties"), "/")+1 : len(kw)-len("/additionalProperties")]
+				what = strings.TrimSuffix(what, "s")
+				msg = fmt.Sprintf("%q is not a valid %s name: it must be an identifier ([a-z_][a-z0-9_]*)", key, what)
+				allowed = nil
+			case key == "when" && strings.Contains(kw, "/$defs/reply_defaults/"):
+				msg = `defaults take no "when": they apply to every case that does not set a key`
+				allowed = nil
 			case strings.Contains(kw, "/headers/"):
 				msg = fmt.Sprintf("%q is not a valid header name", key)
 				allowed = nil
@@ -238,6 +246,10 @@ func (r *reporter) walk(e *jsonschema.ValidationError) {
 	case *kind.Pattern:
 		if strings.HasSuffix(kw, "/$defs/field/properties/name/pattern") {
 			r.add(e.InstanceLocation, "", fmt.Sprintf("%q must be an identifier (%s)", k.Got, strings.Trim(k.Want, "^$")))
+			return
+		}
+		if title, _ := lookup(r.schemaAt(strings.TrimSuffix(kw, "/pattern")), "patternTitle").(string); title != "" {
+			r.add(e.InstanceLocation, "", fmt.Sprintf("%q is not %s", k.Got, title))
 			return
 		}
 		r.add(e.InstanceLocation, "", fmt.Sprintf("%q does not match %s", k.Got, k.Want))
