@@ -412,19 +412,23 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 func TestSimulatorUnmarshalCaddyfile(t *testing.T) {
 	t.Parallel()
 	input := `twilio_simulator {
-		account ` + cfMain + ` main-token
-		account ` + cfSub + ` sub-token parent ` + cfMain + `
-		api_key ` + cfMain + ` ` + cfKey + ` key-secret
-		sender ` + cfMain + ` +15005550006 894546
-		sender ` + cfMain + ` +14155550100
+		account ` + cfMain + ` main-token {
+			api_key ` + cfKey + ` key-secret
+			sender +15005550006 894546
+			sender +14155550100
+		}
+		account ` + cfSub + ` {
+			auth_token sub-token
+			parent ` + cfMain + `
+		}
 		max_concurrent 4
 		latency 10ms
 		max_records 100
 	}`
 	want := Simulator{
-		Accounts: []SimulatorAccount{
-			{SID: cfMain, AuthToken: "main-token", APIKeys: map[string]string{cfKey: "key-secret"}, Senders: []string{"+15005550006", "894546", "+14155550100"}},
-			{SID: cfSub, AuthToken: "sub-token", Parent: cfMain},
+		Account: []SimulatorAccount{
+			{AccountSID: cfMain, AuthToken: "main-token", APIKey: []APIKeyConfig{{SID: cfKey, Secret: "key-secret"}}, Sender: []string{"+15005550006", "894546", "+14155550100"}},
+			{AccountSID: cfSub, AuthToken: "sub-token", Parent: cfMain},
 		},
 		MaxConcurrent: 4, Latency: dur("10ms"), MaxRecords: 100,
 	}
@@ -453,15 +457,16 @@ func TestSimulatorUnmarshalCaddyfileErrors(t *testing.T) {
 		name, input, want string
 	}{
 		{"directive argument", "twilio_simulator extra", argErr},
-		{"account without token", block("account " + cfMain), argErr},
+		{"account without token", block("account " + cfMain), "account " + cfMain + " needs an auth_token"},
+		{"account with an empty token", block("account " + cfMain + ` ""`), "account " + cfMain + " needs an auth_token"},
 		{"account with three arguments", block("account " + cfMain + " tok " + cfSub), argErr},
-		{"account with a word other than parent", block("account " + cfSub + " tok child " + cfMain), argErr},
-		{"account with five arguments", block("account " + cfSub + " tok parent " + cfMain + " x"), argErr},
 		{"account twice", block(account, account), "account " + cfMain + " is declared twice"},
-		{"api_key with two arguments", block(account, "api_key "+cfMain+" "+cfKey), argErr},
-		{"api_key before its account", block("api_key "+cfMain+" "+cfKey+" s", account), "api_key: declare account " + cfMain + " first"},
-		{"sender without number", block(account, "sender "+cfMain), argErr},
-		{"sender before its account", block("sender " + cfSub + " +15005550006"), "sender: declare account " + cfSub + " first"},
+		{"api_key with one argument", block(account+" {", "api_key "+cfKey, "}"), argErr},
+		{"api_key outside an account", block("api_key "+cfKey+" s", account), `unrecognized twilio_simulator subdirective "api_key"`},
+		{"sender without number", block(account+" {", "sender", "}"), argErr},
+		{"auth_token twice", block(account+" {", "auth_token other", "}"), "auth_token is set twice"},
+		{"unknown account word", block(account+" {", "flows x", "}"), `unrecognized twilio_simulator account subdirective "flows"`},
+		{"latency twice", block("latency 1ms", "latency 2ms"), "latency is set twice"},
 		{"max_concurrent without value", block("max_concurrent"), argErr},
 		{"max_concurrent not a number", block("max_concurrent lots"), "max_concurrent must be a non-negative integer"},
 		{"max_records negative", block("max_records -1"), "max_records must be a non-negative integer"},
@@ -832,8 +837,8 @@ func TestSimulatorProvision(t *testing.T) {
 	t.Setenv("CADDYMODULE_TEST_SIM_TOKEN", token)
 	t.Setenv("CADDYMODULE_TEST_SIM_KEY", secret)
 	var s Simulator
-	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twilio_simulator {\naccount " + cfMain + " {env.CADDYMODULE_TEST_SIM_TOKEN}\napi_key " +
-		cfMain + " " + cfKey + " {env.CADDYMODULE_TEST_SIM_KEY}\n}"))
+	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twilio_simulator {\naccount " + cfMain + " {env.CADDYMODULE_TEST_SIM_TOKEN} {\napi_key " +
+		cfKey + " {env.CADDYMODULE_TEST_SIM_KEY}\n}\n}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -860,13 +865,13 @@ func TestSimulatorProvision(t *testing.T) {
 		}
 	}
 
-	for _, bad := range []string{"account AC1 tok", "account " + cfMain + " \"\""} {
+	for _, bad := range []string{"account AC1 tok"} {
 		var s Simulator
 		if err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twilio_simulator {\n" + bad + "\n}")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Provision(caddy.Context{}); err == nil || !strings.Contains(err.Error(), "accounts[0]") {
-			t.Errorf("%s: provisioning error %v, want one naming accounts[0]", bad, err)
+		if err := s.Provision(caddy.Context{}); err == nil || !strings.Contains(err.Error(), "account[0]") {
+			t.Errorf("%s: provisioning error %v, want one naming account[0]", bad, err)
 		}
 	}
 }

@@ -23,10 +23,12 @@ func init() {
 // Simulator serves an offline Twilio (Messages, Calls, Studio Executions) for the
 // quick start and the tests. It is a terminal handler and exists only where a
 // config names it: the adapter never falls back to it. Its /_simulator/ control
-// endpoints are unauthenticated, so bind it to loopback.
+// endpoints are unauthenticated, so bind it to loopback. Its settings use the
+// twilio_sms handler's words, in the handler's order.
 type Simulator struct {
-	// Accounts the simulator knows; any other credentials get 401 / 20003.
-	Accounts []SimulatorAccount `json:"accounts,omitempty"`
+	// Account lists the accounts the simulator knows; any other credentials
+	// get 401 / 20003.
+	Account []SimulatorAccount `json:"account,omitempty"`
 	// MaxConcurrent caps in-flight requests per account (429 / 20429 beyond); 0 = no cap.
 	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// Latency is added to every answer, for realistic load tests.
@@ -37,20 +39,21 @@ type Simulator struct {
 	sim *simulator.Simulator
 }
 
-// SimulatorAccount is one simulated Twilio account or subaccount.
+// SimulatorAccount is one simulated Twilio account or subaccount (Caddyfile:
+// `account <AC…> [<auth_token>] [{ auth_token … api_key … sender … flow … parent … }]`).
 type SimulatorAccount struct {
-	// SID (AC…) and AuthToken.
-	SID       string `json:"sid"`
-	AuthToken string `json:"auth_token"`
+	// AccountSID (AC…) and AuthToken, as on the handler.
+	AccountSID string `json:"account_sid"`
+	AuthToken  string `json:"auth_token"`
+	// APIKey lists the account's API keys (SK… and secret), as on the handler.
+	APIKey []APIKeyConfig `json:"api_key,omitempty"`
+	// Sender, when set, lists the only From values the account owns.
+	Sender []string `json:"sender,omitempty"`
+	// Flow, when set, lists the Studio flows (FW…) only this account may
+	// execute (not even its parent, as on Twilio).
+	Flow []string `json:"flow,omitempty"`
 	// Parent is the parent account's SID for a subaccount.
 	Parent string `json:"parent,omitempty"`
-	// APIKeys maps SK… key SIDs to secrets.
-	APIKeys map[string]string `json:"api_keys,omitempty"`
-	// Senders, when set, are the only From values the account owns.
-	Senders []string `json:"senders,omitempty"`
-	// Flows, when set, are Studio flows (FW…) only this account may execute
-	// (not even its parent, as on Twilio).
-	Flows []string `json:"flows,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -65,16 +68,16 @@ func (Simulator) CaddyModule() caddy.ModuleInfo {
 func (s *Simulator) Provision(caddy.Context) error {
 	cfg := simulator.Config{MaxConcurrent: s.MaxConcurrent, Latency: time.Duration(s.Latency), MaxRecords: s.MaxRecords}
 	repl := caddy.NewReplacer()
-	for i, a := range s.Accounts {
-		if !accountSIDRE.MatchString(a.SID) || a.AuthToken == "" {
-			return fmt.Errorf("twilio_simulator: accounts[%d]: sid must be AC + 32 hex digits and auth_token must be set", i)
+	for i, a := range s.Account {
+		if !accountSIDRE.MatchString(a.AccountSID) || a.AuthToken == "" {
+			return fmt.Errorf("twilio_simulator: account[%d]: account_sid must be AC + 32 hex digits and auth_token must be set", i)
 		}
-		keys := make(map[string]string, len(a.APIKeys))
-		for k, v := range a.APIKeys {
-			keys[k] = repl.ReplaceKnown(v, "")
+		keys := make(map[string]string, len(a.APIKey))
+		for _, k := range a.APIKey {
+			keys[k.SID] = repl.ReplaceKnown(k.Secret, "")
 		}
 		cfg.Accounts = append(cfg.Accounts, simulator.Account{
-			SID: a.SID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: keys, Senders: a.Senders, Flows: a.Flows,
+			SID: a.AccountSID, AuthToken: repl.ReplaceKnown(a.AuthToken, ""), Parent: a.Parent, APIKeys: keys, Senders: a.Sender, Flows: a.Flow,
 		})
 	}
 	s.sim = simulator.New(cfg)
@@ -93,13 +96,16 @@ func parseSimulator(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return s, err
 }
 
-// UnmarshalCaddyfile sets up the simulator:
+// UnmarshalCaddyfile sets up the simulator, in the twilio_sms handler's words:
 //
 //	twilio_simulator {
-//	    account        <AC…> <token> [parent <AC…>]
-//	    api_key        <AC…> <SK…> <secret>
-//	    sender         <AC…> <number>...
-//	    flow           <AC…> <FW…>...
+//	    account <AC…> [<auth_token>] [{
+//	        auth_token <token>
+//	        api_key    <SK…> <secret>
+//	        sender     <number>...
+//	        flow       <FW…>...
+//	        parent     <AC…>
+//	    }]
 //	    max_concurrent <n>
 //	    latency        <duration>
 //	    max_records    <n>
@@ -109,64 +115,35 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	find := func(sid string) *SimulatorAccount {
-		for i := range s.Accounts {
-			if s.Accounts[i].SID == sid {
-				return &s.Accounts[i]
-			}
-		}
-		return nil
-	}
+	seen := map[string]bool{}
 	for d.NextBlock(0) {
-		switch d.Val() {
+		name := d.Val()
+		switch name {
 		case "account":
 			args := d.RemainingArgs()
-			if len(args) != 2 && !(len(args) == 4 && args[2] == "parent") {
+			if len(args) < 1 || len(args) > 2 {
 				return d.ArgErr()
 			}
-			if find(args[0]) != nil {
+			if seen["account "+args[0]] {
 				return d.Errf("account %s is declared twice", args[0])
 			}
-			a := SimulatorAccount{SID: args[0], AuthToken: args[1]}
-			if len(args) == 4 {
-				a.Parent = args[3]
+			seen["account "+args[0]] = true
+			a := SimulatorAccount{AccountSID: args[0]}
+			if len(args) == 2 {
+				a.AuthToken = args[1]
 			}
-			s.Accounts = append(s.Accounts, a)
-		case "api_key":
-			var sid, key, secret string
-			if !d.AllArgs(&sid, &key, &secret) {
-				return d.ArgErr()
+			if err := parseSimulatorAccount(d, &a); err != nil {
+				return err
 			}
-			a := find(sid)
-			if a == nil {
-				return d.Errf("api_key: declare account %s first", sid)
+			if a.AuthToken == "" {
+				return d.Errf("account %s needs an auth_token", a.AccountSID)
 			}
-			if a.APIKeys == nil {
-				a.APIKeys = map[string]string{}
-			}
-			a.APIKeys[key] = secret
-		case "sender":
-			args := d.RemainingArgs()
-			if len(args) < 2 {
-				return d.ArgErr()
-			}
-			a := find(args[0])
-			if a == nil {
-				return d.Errf("sender: declare account %s first", args[0])
-			}
-			a.Senders = append(a.Senders, args[1:]...)
-		case "flow":
-			args := d.RemainingArgs()
-			if len(args) < 2 {
-				return d.ArgErr()
-			}
-			a := find(args[0])
-			if a == nil {
-				return d.Errf("flow: declare account %s first", args[0])
-			}
-			a.Flows = append(a.Flows, args[1:]...)
+			s.Account = append(s.Account, a)
 		case "max_concurrent", "max_records":
-			name := d.Val()
+			if seen[name] {
+				return d.Errf("%s is set twice", name)
+			}
+			seen[name] = true
 			var val string
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
@@ -181,6 +158,10 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				s.MaxRecords = n
 			}
 		case "latency":
+			if seen[name] {
+				return d.Errf("%s is set twice", name)
+			}
+			seen[name] = true
 			var val string
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
@@ -191,7 +172,47 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			s.Latency = caddy.Duration(dur)
 		default:
-			return d.Errf("unrecognized twilio_simulator subdirective %q", d.Val())
+			return d.Errf("unrecognized twilio_simulator subdirective %q", name)
+		}
+	}
+	return nil
+}
+
+// parseSimulatorAccount reads an account's block.
+func parseSimulatorAccount(d *caddyfile.Dispenser, a *SimulatorAccount) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch word := d.Val(); word {
+		case "auth_token", "parent":
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			if word == "parent" {
+				a.Parent = val
+			} else {
+				if a.AuthToken != "" {
+					return d.Errf("account %s: auth_token is set twice", a.AccountSID)
+				}
+				a.AuthToken = val
+			}
+		case "api_key":
+			var k APIKeyConfig
+			if !d.AllArgs(&k.SID, &k.Secret) {
+				return d.ArgErr()
+			}
+			a.APIKey = append(a.APIKey, k)
+		case "sender", "flow":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if word == "sender" {
+				a.Sender = append(a.Sender, args...)
+			} else {
+				a.Flow = append(a.Flow, args...)
+			}
+		default:
+			return d.Errf("unrecognized twilio_simulator account subdirective %q", word)
 		}
 	}
 	return nil

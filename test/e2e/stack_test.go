@@ -45,10 +45,11 @@ func startSim(t testing.TB, o simOptions, accounts ...simAccount) *sim {
 	b.WriteString(globalOptions(admin, dir))
 	fmt.Fprintf(&b, "\nhttp://127.0.0.1:%d {\n\tbind 127.0.0.1\n\ttwilio_simulator {\n", port)
 	for _, a := range accounts {
-		fmt.Fprintf(&b, "\t\taccount %s %s\n", a.sid, a.token)
+		fmt.Fprintf(&b, "\t\taccount %s %s {\n", a.sid, a.token)
 		for _, k := range a.keys {
-			fmt.Fprintf(&b, "\t\tapi_key %s %s %s\n", a.sid, k[0], k[1])
+			fmt.Fprintf(&b, "\t\t\tapi_key %s %s\n", k[0], k[1])
 		}
+		b.WriteString("\t\t}\n")
 	}
 	if o.maxConcurrent > 0 {
 		fmt.Fprintf(&b, "\t\tmax_concurrent %d\n", o.maxConcurrent)
