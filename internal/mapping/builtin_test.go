@@ -2,9 +2,12 @@ package mapping
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/mappings"
 )
@@ -165,6 +168,14 @@ func TestTwilioDialectOwnAnswers(t *testing.T) {
 			status: 502, body: `{"code":20503,"message":"Twilio could not be reached; nothing was sent","more_info":"https://www.twilio.com/docs/errors/20503","status":502}`},
 		{name: "no sender", ext: ".json", res: &Result{Outcome: OutcomeInvalid, Field: "from", Reason: `field "from": no sender can send sms to US`},
 			status: 400, body: `{"code":21603,"message":"A 'From' or 'MessagingServiceSid' parameter is required to send a message","more_info":"https://www.twilio.com/docs/errors/21603","status":400}`},
+		{name: "no sender, by its problem", ext: ".json", res: &Result{Outcome: OutcomeInvalid, Field: "from", Problem: ProblemNoSender, Reason: `field "from" cannot be chosen`},
+			status: 400, body: `{"code":21603,"message":"A 'From' or 'MessagingServiceSid' parameter is required to send a message","more_info":"https://www.twilio.com/docs/errors/21603","status":400}`},
+		{name: "To missing, by its problem", res: &Result{Outcome: OutcomeInvalid, Field: "to", Problem: ProblemMissing, Reason: "x"},
+			status: 400, body: "<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><RestException><Code>21604</Code><Message>A &#39;To&#39; phone number is required.</Message><MoreInfo>https://www.twilio.com/docs/errors/21604</MoreInfo><Status>400</Status></RestException></TwilioResponse>"},
+		{name: "unknown resource", ext: ".json", res: &Result{Outcome: OutcomeInvalid, Field: "resource", Problem: ProblemInvalid, Reason: "x"},
+			status: 404, body: `{"code":20404,"message":"The requested resource was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}`},
+		{name: "caller not authenticated", ext: ".json", res: &Result{Outcome: OutcomeInvalid, Field: "authorization", Problem: ProblemAuth, SuggestedStatus: 401, Reason: "x"},
+			status: 401, body: `{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,4 +329,88 @@ func TestBuiltinComments(t *testing.T) {
 	if !found {
 		t.Error("no built-in mapping has a comment")
 	}
+}
+
+// TestBuiltinExpressionsShort: no expression of a built-in mapping is longer
+// than 200 characters; lets, tables and reply defaults say it once instead.
+func TestBuiltinExpressionsShort(t *testing.T) {
+	const limit = 200
+	longest, where := 0, ""
+	for _, name := range mappings.Names() {
+		spec, _, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, src := range expressions(spec) {
+			n := utf8.RuneCountInString(src)
+			if n > limit {
+				t.Errorf("%s: %s is %d characters long: %s", name, path, n, src)
+			}
+			if n > longest {
+				longest, where = n, name+": "+path
+			}
+		}
+	}
+	t.Logf("the longest expression is %s, %d characters", where, longest)
+}
+
+// expressions lists every expression of a mapping file by its path.
+func expressions(s *Spec) map[string]string {
+	out := map[string]string{}
+	add := func(src string, path ...any) {
+		if src != "" {
+			out[Path(path).String()] = src
+		}
+	}
+	for _, l := range s.Let {
+		add(l.Expr, "let", l.Name)
+	}
+	for i, c := range s.Checks {
+		add(c.Expr, "checks", i, "expr")
+	}
+	for i, f := range s.Fields {
+		add(f.Value, "fields", i, "value")
+	}
+	add(s.Twilio.API, "twilio", "api")
+	for api, params := range map[string]map[string]string{"messages": s.Twilio.Messages, "calls": s.Twilio.Calls, "studio": s.Twilio.Studio} {
+		for k, v := range params {
+			add(v, "twilio", api, k)
+		}
+	}
+	addCase := func(rc *ReplyCase, path ...any) {
+		if rc == nil {
+			return
+		}
+		add(rc.When, append(path, "when")...)
+		add(rc.Status, append(path, "status")...)
+		for k, v := range rc.Headers {
+			add(v, append(path, "headers", k)...)
+		}
+		var body any
+		_ = json.Unmarshal(rc.Body, &body)
+		var walk func(v any, path ...any)
+		walk = func(v any, path ...any) {
+			switch x := v.(type) {
+			case string:
+				add(x, path...)
+			case map[string]any:
+				for k, c := range x {
+					walk(c, append(slices.Clone(path), k)...)
+				}
+			case []any:
+				for i, c := range x {
+					walk(c, append(slices.Clone(path), i)...)
+				}
+			}
+		}
+		walk(body, append(slices.Clone(path), "body")...)
+	}
+	addCase(s.Reply.Defaults, "reply", "defaults")
+	for which, cases := range map[string]Cases{"success": s.Reply.Success, "failure": s.Reply.Failure, "invalid": s.Reply.Invalid} {
+		addCase(cases.Defaults, "reply", which, "defaults")
+		for i := range cases.List {
+			addCase(&cases.List[i], "reply", which, i)
+		}
+	}
+	return out
 }
