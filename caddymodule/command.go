@@ -344,7 +344,7 @@ func loadHandler(f *routeFlags, stderr io.Writer) (*loadedRoute, error) {
 		return nil, fmt.Errorf("%s: twilio_sms handler at %s: %w", f.config, chosen.where, err)
 	}
 	upstreams := h.upstreamURLs()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	ctx, cancel := caddy.NewContext(commandContext())
 	if err := h.Provision(ctx); err != nil {
 		_ = h.Cleanup()
 		cancel()
@@ -354,6 +354,19 @@ func loadHandler(f *routeFlags, stderr io.Writer) (*loadedRoute, error) {
 	// only repeat them (and a dev logger is all a config-less context has).
 	h.logger = zap.NewNop()
 	return &loadedRoute{h: h, cfg: cfg, upstreams: upstreams, cleanup: func() { _ = h.Cleanup(); cancel() }}, nil
+}
+
+// commandContext is the context a command provisions a handler in: that of
+// an empty config, so that what the handler logs while provisioning (a
+// literal secret, an open route) goes through Caddy's default logger, as with
+// `caddy run`. A context without a config logs through zap's development
+// logger, which adds a stack trace to every warning.
+func commandContext() caddy.Context {
+	ctx, err := caddy.ProvisionContext(new(caddy.Config))
+	if err != nil {
+		return caddy.Context{Context: context.Background()}
+	}
+	return ctx
 }
 
 // decodeModule decodes a handler's JSON object into v as Caddy does: the

@@ -567,13 +567,22 @@ func TestCommandTestUsesRunningSimulator(t *testing.T) {
 }
 
 // TestCommandTestQuickStart: `caddy twilio-sms test --config Caddyfile --to
-// +15005550006` on the shipped quick start succeeds with nothing running.
+// +15005550006` on the shipped quick start succeeds with nothing running. The
+// simulator's port is moved to a free one so that the test does not depend on
+// 8081 (test/cmd runs the file as shipped, in-process and on the binary).
 func TestCommandTestQuickStart(t *testing.T) {
-	if listening("127.0.0.1:8081") {
-		t.Skip("something listens on 127.0.0.1:8081 (the quick start running?): the test would not show that the command starts the simulator")
+	data, err := os.ReadFile(filepath.Join("..", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	out, errOut, status := runCommand(t, "", "test", "--config", filepath.Join("..", "Caddyfile"), "--to", "+15005550006")
-	if status != 0 || !strings.Contains(out, "Twilio accepted the message") || !strings.Contains(errOut, "on 127.0.0.1:8081 for this test") {
-		t.Errorf("exit status %d, want 0 with the simulator started on 127.0.0.1:8081\nstdout:\n%s\nstderr:\n%s", status, out, errOut)
+	port := freePort(t)
+	text := strings.ReplaceAll(string(data), "127.0.0.1:8081", "127.0.0.1:"+port)
+	if strings.Count(text, "127.0.0.1:"+port) < 2 {
+		t.Fatalf("the quick start Caddyfile no longer has its simulator at 127.0.0.1:8081 (api_url and site address):\n%s", data)
+	}
+	config := writeFile(t, t.TempDir(), "Caddyfile", text)
+	out, errOut, status := runCommand(t, "", "test", "--config", config, "--to", "+15005550006")
+	if status != 0 || !strings.Contains(out, "Twilio accepted the message") || !strings.Contains(errOut, "on 127.0.0.1:"+port+" for this test") {
+		t.Errorf("exit status %d, want 0 with the simulator started on 127.0.0.1:%s\nstdout:\n%s\nstderr:\n%s", status, port, out, errOut)
 	}
 }
