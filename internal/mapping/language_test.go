@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -576,6 +577,77 @@ func TestProblemKindsDocumented(t *testing.T) {
 	for f := range reflect.TypeFor[Result]().Fields() {
 		if tag := f.Tag.Get("expr"); tag != "-" && !strings.Contains(desc, tag) {
 			t.Errorf("the reply description does not name result.%s", tag)
+		}
+	}
+}
+
+// TestLetGrowth: lets that use lets twice cannot grow an expression past
+// the node limit.
+func TestLetGrowth(t *testing.T) {
+	lets := []string{`"a0": "'x'"`}
+	for i := 1; i <= 14; i++ {
+		lets = append(lets, fmt.Sprintf(`"a%d": "a%d + a%d"`, i, i-1, i-1))
+	}
+	_, err := compileSrc(wrap(`"let": {`+strings.Join(lets, ", ")+`}`), Config{})
+	if err == nil || !strings.Contains(err.Error(), "too large with its lets written out") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestHandWritten runs testdata/kannel.json, a mapping written the way an
+// operator would: route defaults, a required option, a template rendered
+// from the fields, a table of words by result.problem, lets, and failure
+// cases that share their defaults.
+func TestHandWritten(t *testing.T) {
+	const file = "testdata/kannel.json"
+	if lines := Check(file, Config{Phone: testPhone}); len(lines) != 1 || !strings.Contains(lines[0], `requires option "smsbox"`) {
+		t.Errorf("Check for a route that does not set smsbox: %q", lines)
+	}
+	if lines := Check(file, Config{Phone: testPhone, WithoutRoute: true}); lines != nil {
+		t.Errorf("Check without a route: %q", lines)
+	}
+	spec, _, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := spec.Defaults(); d != (RouteDefaults{Timeout: 2500 * time.Millisecond, Dedup: time.Minute, DefaultRegion: "DE"}) {
+		t.Errorf("Defaults %+v", d)
+	}
+	m, err := LoadAndCompile(file, Config{Phone: testPhone, Options: map[string]string{"smsbox": "box1", "prefix": "ACME: "}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := run(m, req{method: "GET", target: "/cgi-bin/sendsms?to=%2B14155552671&code=123456"}, Route{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Field("message"); got != "ACME: Your code is 123456" {
+		t.Errorf("message %q", got)
+	}
+	tests := []struct {
+		res    Result
+		status int
+		body   string
+	}{
+		{Result{OK: true, Outcome: OutcomeAccepted}, 202, "0: Accepted for delivery"},
+		{Result{Outcome: OutcomeInvalid, Field: "authorization", Problem: ProblemAuth, SuggestedStatus: 401}, 403, "3: Authorization failed for sendsms"},
+		{Result{Outcome: OutcomeInvalid, Field: "to", Problem: ProblemMissing, Reason: `field "to" is required`}, 400, `3: Missing receiver number, rejected (field "to" is required)`},
+		{Result{Outcome: OutcomeInvalid, Field: "message", Problem: ProblemMissing}, 400, "3: Missing text, rejected"},
+		{Result{Outcome: OutcomeRateLimited, ErrorCode: 20429, RetryAfter: 4, Reason: "slow"}, 503, "3: Too many requests, try again later (slow)"},
+		{Result{Outcome: OutcomeUnknown, Reason: "timeout"}, 504, "4: Queued for later delivery, may have been sent"},
+		{Result{Outcome: OutcomeRejected, HTTPStatus: 400, ErrorCode: 21610, ErrorMessage: "unsubscribed"}, 400, "3: Sending failed (unsubscribed)"},
+	}
+	for _, tt := range tests {
+		r, err := m.Reply(v, &tt.res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tt.status || string(r.Body) != tt.body || r.Header.Get("X-Kannel-Smsbox") != "box1" ||
+			r.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Errorf("%s: %d %q %v, want %d %q", tt.res.Outcome, r.Status, r.Body, r.Header, tt.status, tt.body)
+		}
+		if tt.res.Outcome == OutcomeRateLimited && r.Header.Get("Retry-After") != "4" {
+			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 		}
 	}
 }

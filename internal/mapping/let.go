@@ -147,6 +147,9 @@ type letPatcher struct {
 	env     map[string]any
 	visible int // the lets the expression sees: c.lets[:visible]
 	err     error
+	// nodes counts the nodes the lets added, against maxExprNodes: lets
+	// that use lets twice could otherwise grow an expression exponentially.
+	nodes *int
 }
 
 func (p *letPatcher) Visit(node *ast.Node) {
@@ -181,7 +184,10 @@ func (p *letPatcher) Visit(node *ast.Node) {
 				return
 			}
 		}
-		fresh, err := p.c.expand(l, p.env, i, n.Location())
+		if p.nodes == nil {
+			p.nodes = new(int)
+		}
+		fresh, err := p.c.expand(l, p.env, i, n.Location(), p.nodes)
 		if err != nil {
 			p.err = err
 			return
@@ -213,7 +219,7 @@ func (p *letPatcher) unseen(dep string) string {
 // expand parses let i afresh (a tree of its own: the checker annotates
 // nodes per expression), with the lets it uses expanded in turn, every node
 // placed at loc, the use.
-func (c *compiler) expand(l *letDef, env map[string]any, i int, loc file.Location) (ast.Node, error) {
+func (c *compiler) expand(l *letDef, env map[string]any, i int, loc file.Location, nodes *int) (ast.Node, error) {
 	cfg := conf.CreateNew()
 	for _, op := range c.baseOptions(env) {
 		op(cfg)
@@ -225,19 +231,29 @@ func (c *compiler) expand(l *letDef, env map[string]any, i int, loc file.Locatio
 	if err != nil {
 		return nil, fmt.Errorf("let %q: %w", l.name, err)
 	}
-	inner := &letPatcher{c: c, env: env, visible: i}
+	inner := &letPatcher{c: c, env: env, visible: i, nodes: nodes}
 	ast.Walk(&tree.Node, inner)
 	if inner.err != nil {
 		return nil, inner.err
 	}
-	ast.Walk(&tree.Node, locator{loc})
+	loc2 := &locator{loc: loc}
+	ast.Walk(&tree.Node, loc2)
+	if *nodes += loc2.count; *nodes > maxExprNodes {
+		return nil, fmt.Errorf("the expression is too large with its lets written out (over %d nodes)", maxExprNodes)
+	}
 	return tree.Node, nil
 }
 
-// locator places every node of a tree at one location.
-type locator struct{ loc file.Location }
+// locator places every node of a tree at one location, and counts them.
+type locator struct {
+	loc   file.Location
+	count int
+}
 
-func (l locator) Visit(node *ast.Node) { (*node).SetLocation(l.loc) }
+func (l *locator) Visit(node *ast.Node) {
+	(*node).SetLocation(l.loc)
+	l.count++
+}
 
 // renderPatcher gives render(key) and render(key, extra) the fields the
 // expression sees, as render(key, fields) and render(key, fields, extra):
@@ -270,7 +286,7 @@ func (r *renderPatcher) Visit(node *ast.Node) {
 		fields.Pairs = append(fields.Pairs, &ast.PairNode{Key: &ast.StringNode{Value: name}, Value: &ast.IdentifierNode{Value: name}})
 	}
 	args := append([]ast.Node{call.Arguments[0], fields}, call.Arguments[1:]...)
-	ast.Walk(&args[1], locator{call.Location()})
+	ast.Walk(&args[1], &locator{loc: call.Location()})
 	// A new node: the checker keeps the type it found for the old one.
 	patched := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "render"}, Arguments: args}
 	patched.Callee.SetLocation(call.Callee.Location())
