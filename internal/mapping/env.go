@@ -170,7 +170,7 @@ func (c *compiler) compileUses(src string, env map[string]any, kind int, nlets i
 	lets := &letPatcher{c: c, env: env, visible: nlets}
 	check := &nameCheck{options: c.options, tables: c.tables}
 	uses := &uses{env: env}
-	render := &renderPatcher{env: env, secret: c.secret}
+	render := &renderPatcher{env: env, secret: c.secret, templates: c.templates, fallback: c.fallback}
 	opts = append(opts, expr.Patch(lets), expr.Patch(check), expr.Patch(uses), expr.Patch(render))
 	opts = append(opts, c.funcs...)
 	prog, err := expr.Compile(src, opts...)

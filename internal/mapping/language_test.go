@@ -195,6 +195,11 @@ func TestRender(t *testing.T) {
 	if v.Field("message") != "Code: 9" {
 		t.Errorf("route template: %q", v.Field("message"))
 	}
+	if _, err := compileSrc(wrap(`"templates": {"a": "x"}, "fields": [{"name": "m", "value": "render('b')"}]`), Config{}); err == nil ||
+		!strings.Contains(err.Error(), `fields[0].value: render("b"): no such template (and no template_fallback)`) {
+		t.Errorf("unknown template: %v", err)
+	}
+	mustCompile(t, wrap(`"templates": {"a": "x"}, "fields": [{"name": "m", "value": "render('b')"}]`), Config{Templates: map[string]string{"b": "y"}})
 	for _, bad := range []string{"render()", "render('a', {}, {})"} {
 		_, err := compileSrc(wrap(`"templates": {"a": "x"}, "fields": [{"name": "m", "value": "`+bad+`"}]`), Config{})
 		if err == nil || !strings.Contains(err.Error(), "render takes a template key") {

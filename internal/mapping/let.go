@@ -260,9 +260,11 @@ func (l *locator) Visit(node *ast.Node) {
 // render fills {{name}} from every field read before it (not the secret
 // ones).
 type renderPatcher struct {
-	env    map[string]any
-	secret map[string]bool
-	err    error
+	env       map[string]any
+	secret    map[string]bool
+	templates map[string]string
+	fallback  string
+	err       error
 }
 
 func (r *renderPatcher) Visit(node *ast.Node) {
@@ -277,6 +279,12 @@ func (r *renderPatcher) Visit(node *ast.Node) {
 	if len(call.Arguments) < 1 || len(call.Arguments) > 2 {
 		r.err = errors.New("render takes a template key and, optionally, a map of values that add to or replace the fields: render(key) or render(key, {'name': value})")
 		return
+	}
+	if key, ok := call.Arguments[0].(*ast.StringNode); ok && r.fallback == "" {
+		if _, ok := r.templates[key.Value]; !ok {
+			r.err = fmt.Errorf("render(%q): no such template (and no template_fallback)", key.Value)
+			return
+		}
 	}
 	fields := &ast.MapNode{}
 	for _, name := range slices.Sorted(maps.Keys(r.env)) {
