@@ -5,9 +5,13 @@
 #   ./xcaddy.sh run [...]  build, then run the top-level Caddyfile (quick start)
 #   ./xcaddy.sh <caddy args>  build, then run ./caddy with those arguments
 #
-# xcaddy cannot be fetched through the Go module proxy, so the default path is a
-# plain `go build` of ./cmd/caddy (the same main package xcaddy would generate).
-# Set USE_XCADDY=1 to build with xcaddy when it is on PATH.
+# The default path is a plain `go build` of ./cmd/caddy, whose main.go is the
+# one xcaddy generates for `--with github.com/twilio-sms-adapter/caddy-twilio-sms`
+# (Caddy's standard modules and this module's root package). Set USE_XCADDY=1
+# to build with xcaddy when it is on PATH. xcaddy's own build runs `go get` on
+# this module, which asks the module proxy for a version it does not have
+# while the module is unpublished: where the proxy refuses that (this machine's
+# does), scripts/xcaddy-check.sh does the same build without xcaddy.
 set -euo pipefail
 cd "$(dirname "$0")"
 
