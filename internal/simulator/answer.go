@@ -17,19 +17,28 @@ import (
 // xmlHeader is the declaration Twilio puts before every XML answer.
 const xmlHeader = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
+// The Content-Type of the answers. Twilio's documentation lists application/json and
+// application/xml for the 2010 API's formats, and recorded answers of api.twilio.com
+// (2020, March and May 2021, November 2023) carry "application/json" without a charset
+// (one May 2021 recording has "; charset=utf-8", as do older Product APIs). The body is
+// UTF-8 either way.
 const (
-	contentTypeJSON = "application/json; charset=utf-8"
-	contentTypeXML  = "application/xml"
+	ContentTypeJSON = "application/json"
+	ContentTypeXML  = "application/xml"
 )
+
+// authRealm is the WWW-Authenticate challenge of a 401.
+const authRealm = `Basic realm="Twilio API"`
 
 // answer is the reply to one request, before it is rendered in the request's format.
 type answer struct {
 	status   int
 	code     int    // Twilio error code, 0 on success
-	sid      string // SID of the created resource
-	accepted bool   // the resource was created (and counted)
-	json     any    // value rendered for JSON
+	sid      string // SID of the resource created, fetched, updated or deleted
+	accepted bool   // answered 2xx (for a create: the resource was created and counted)
+	json     any    // value rendered for JSON; with xml nil too, the answer has no body (204)
 	xml      any    // element rendered inside <TwilioResponse> for XML
+	allow    string // Allow header of a 405
 }
 
 // restException is Twilio's error body in both formats. Detail only appears in XML.
@@ -73,6 +82,9 @@ func notFound(path string) answer {
 // render encodes a in format f. Marshalling our own types cannot fail; if it ever did,
 // the answer degrades to an empty body rather than a panic.
 func (a answer) render(f format) []byte {
+	if a.json == nil && a.xml == nil {
+		return nil
+	}
 	var buf bytes.Buffer
 	if f == formatXML {
 		buf.WriteString(xmlHeader)
@@ -87,9 +99,9 @@ func (a answer) render(f format) []byte {
 
 func contentType(f format) string {
 	if f == formatXML {
-		return contentTypeXML
+		return ContentTypeXML
 	}
-	return contentTypeJSON
+	return ContentTypeJSON
 }
 
 // setHeaders writes the headers every Twilio answer carries.
@@ -103,7 +115,10 @@ func (s *Simulator) setHeaders(h http.Header, x *exchange, f format) {
 	h.Set("Twilio-Request-Duration", fmt.Sprintf("%.3f", time.Since(x.start).Seconds()))
 	h.Set("Twilio-Request-Id", x.requestID)
 	if x.answer.status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		h.Set("WWW-Authenticate", authRealm)
+	}
+	if x.answer.allow != "" {
+		h.Set("Allow", x.answer.allow)
 	}
 }
 
@@ -118,7 +133,11 @@ func (s *Simulator) deliver(w http.ResponseWriter, r *http.Request, x *exchange)
 func (s *Simulator) write(w http.ResponseWriter, x *exchange, f format, body []byte) {
 	s.commit(x)
 	s.setHeaders(w.Header(), x, f)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if x.answer.status == http.StatusNoContent {
+		w.Header().Del("Content-Type")
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	w.WriteHeader(x.answer.status)
 	_, _ = w.Write(body)
 }

@@ -109,9 +109,12 @@ func TestNotFound(t *testing.T) {
 		{"unknown resource json", "POST", "/2010-04-01/Accounts/" + mainSID + "/Faxes.json", true},
 		{"unknown resource xml", "POST", "/2010-04-01/Accounts/" + mainSID + "/Faxes", false},
 		{"csv", "POST", "/2010-04-01/Accounts/" + mainSID + "/Messages.csv", false},
-		{"message instance", "POST", "/2010-04-01/Accounts/" + mainSID + "/Messages/SM0123456789abcdef0123456789abcdef.json", true},
-		{"list messages", "GET", messagesPath(mainSID, ".json"), true},
-		{"list messages xml", "GET", messagesPath(mainSID, ""), false},
+		{"unknown message", "POST", "/2010-04-01/Accounts/" + mainSID + "/Messages/SM0123456789abcdef0123456789abcdef.json", true},
+		{"unknown message xml", "GET", "/2010-04-01/Accounts/" + mainSID + "/Messages/SM0123456789abcdef0123456789abcdef", false},
+		{"unknown call", "DELETE", "/2010-04-01/Accounts/" + mainSID + "/Calls/CA0123456789abcdef0123456789abcdef.json", true},
+		{"malformed message sid", "GET", "/2010-04-01/Accounts/" + mainSID + "/Messages/SM1.json", true},
+		{"message media", "GET", "/2010-04-01/Accounts/" + mainSID + "/Messages/SM0123456789abcdef0123456789abcdef/Media.json", true},
+		{"empty sid", "GET", "/2010-04-01/Accounts/" + mainSID + "/Messages/.json", true},
 		{"empty account", "POST", "/2010-04-01/Accounts//Messages.json", true},
 		{"studio get", "GET", executionsPath(freeFlow), true},
 		{"studio flow", "POST", "/v2/Flows/" + freeFlow, true},
@@ -145,11 +148,11 @@ func TestHeaders(t *testing.T) {
 		contentType            string
 		concurrent             string
 	}{
-		{"created json", messagesPath(mainSID, ".json"), mainSID, mainToken, "application/json; charset=utf-8", "1"},
+		{"created json", messagesPath(mainSID, ".json"), mainSID, mainToken, jsonType, "1"},
 		{"created xml", messagesPath(mainSID, ""), mainSID, mainToken, "application/xml", "1"},
-		{"studio", executionsPath(freeFlow), mainSID, mainToken, "application/json; charset=utf-8", "1"},
+		{"studio", executionsPath(freeFlow), mainSID, mainToken, jsonType, "1"},
 		{"unauthenticated", messagesPath(mainSID, ".xml"), mainSID, "nope", "application/xml", "0"},
-		{"not found", "/nope", mainSID, mainToken, "application/json; charset=utf-8", "0"},
+		{"not found", "/nope", mainSID, mainToken, jsonType, "0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ func TestCallCreated(t *testing.T) {
 				to, from := tc.form.Get("To"), tc.form.Get("From")
 				base := "/2010-04-01/Accounts/" + mainSID + "/Calls/"
 				if isJSON(ext) {
-					wantContentType(t, r, "application/json; charset=utf-8")
+					wantContentType(t, r, jsonType)
 					if got := strings.Join(jsonKeys(t, r.body), ","); got != callKeys {
 						t.Errorf("keys\n got %s\nwant %s", got, callKeys)
 					}

@@ -19,6 +19,10 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodGet) {
 			writeControlJSON(w, http.StatusOK, s.Records())
 		}
+	case controlPrefix + "callbacks":
+		if allow(w, r, http.MethodGet) {
+			writeControlJSON(w, http.StatusOK, s.Callbacks())
+		}
 	case controlPrefix + "stats":
 		if allow(w, r, http.MethodGet) {
 			writeControlJSON(w, http.StatusOK, s.Stats())
@@ -96,7 +100,7 @@ func (s *Simulator) postFault(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeControlJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Content-Type", ContentTypeJSON)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

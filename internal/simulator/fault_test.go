@@ -110,8 +110,8 @@ func TestFaultMalformed(t *testing.T) {
 		ext         string
 		contentType string
 	}{
-		{"json on .json", simulator.FaultMalformedJSON, ".json", "application/json; charset=utf-8"},
-		{"json on xml", simulator.FaultMalformedJSON, "", "application/json; charset=utf-8"},
+		{"json on .json", simulator.FaultMalformedJSON, ".json", simulator.ContentTypeJSON},
+		{"json on xml", simulator.FaultMalformedJSON, "", simulator.ContentTypeJSON},
 		{"xml on xml", simulator.FaultMalformedXML, ".xml", "application/xml"},
 		{"xml on .json", simulator.FaultMalformedXML, ".json", "application/xml"},
 	}

@@ -33,6 +33,8 @@ const (
 	freeFlow  = "FW44444444444444444444444444444444"
 
 	service = "MG0123456789abcdef0123456789abcdef"
+
+	jsonType = simulator.ContentTypeJSON
 	toOK    = "+14155550100"
 	fromOK  = "+15005550006"
 )
@@ -127,7 +129,7 @@ func parseError(t testing.TB, jsonBody bool, r reply) restError {
 	t.Helper()
 	var e restError
 	if jsonBody {
-		wantContentType(t, r, "application/json; charset=utf-8")
+		wantContentType(t, r, simulator.ContentTypeJSON)
 		if got := jsonKeys(t, r.body); strings.Join(got, ",") != "code,message,more_info,status" {
 			t.Fatalf("error keys = %v, want code,message,more_info,status; body %s", got, r.body)
 		}

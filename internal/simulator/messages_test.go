@@ -84,7 +84,7 @@ func TestMessageCreated(t *testing.T) {
 				body := tc.form.Get("Body")
 				base := "/2010-04-01/Accounts/" + mainSID + "/Messages/"
 				if isJSON(ext) {
-					wantContentType(t, r, "application/json; charset=utf-8")
+					wantContentType(t, r, jsonType)
 					if got := strings.Join(jsonKeys(t, r.body), ","); got != messageKeys {
 						t.Errorf("keys\n got %s\nwant %s", got, messageKeys)
 					}

@@ -45,3 +45,18 @@ func formatted(n string) string {
 	}
 	return n
 }
+
+// splitChannel splits a Messages address into its channel ("" for SMS/MMS, "whatsapp")
+// and its phone number: whatsapp:+14155550100 is channel whatsapp, number +14155550100.
+func splitChannel(addr string) (channel, number string) {
+	if n, ok := strings.CutPrefix(addr, "whatsapp:"); ok {
+		return "whatsapp", n
+	}
+	return "", addr
+}
+
+// validRecipient reports whether to is an E.164 number or a whatsapp:+E.164 address.
+func validRecipient(to string) bool {
+	_, n := splitChannel(to)
+	return e164Pattern.MatchString(n)
+}

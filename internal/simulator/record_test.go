@@ -37,7 +37,7 @@ func TestRecords(t *testing.T) {
 	for i, rec := range recs {
 		n := i + 3
 		want := simulator.Record{
-			Time: rec.Time, API: "messages", Method: "POST", Path: messagesPath(mainSID, ".json"),
+			Time: rec.Time, API: "messages", Op: "create", Method: "POST", Path: messagesPath(mainSID, ".json"),
 			AccountSID: mainSID, AuthUser: mainSID,
 			Form: url.Values{"To": {toOK}, "From": {fromOK}, "Body": {strconv.Itoa(n)}},
 			Header: http.Header{

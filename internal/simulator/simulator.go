@@ -26,8 +26,26 @@ type Config struct {
 	MaxConcurrent int
 	// Latency is added to every answer of the Twilio API (not of the control endpoints).
 	Latency time.Duration
-	// MaxRecords is the size of the ring buffer behind Records (default 10000).
+	// MaxRecords is the size of the ring buffers behind Records and Callbacks (default 10000).
 	MaxRecords int
+	// MaxStored bounds the messages and calls kept for fetch, list, update and delete
+	// (default 10000); beyond it the oldest are forgotten.
+	MaxStored int
+
+	// StatusStep is the time between two statuses of a created message or call: queued →
+	// sent → delivered, queued → ringing → in-progress → completed (default 100ms; tests
+	// use a millisecond). Fetch and list show the status reached by now.
+	StatusStep time.Duration
+	// CallbackHosts lists the hosts (names or IP addresses, without port) status callbacks
+	// may be posted to besides loopback (127.0.0.0/8, ::1, localhost). A StatusCallback on
+	// any other host is refused: recorded in Callbacks, never requested.
+	CallbackHosts []string
+	// CallbackTimeout bounds each callback request (default 5s).
+	CallbackTimeout time.Duration
+	// MaxPendingCallbacks caps the messages and calls whose callbacks are still to be
+	// posted (default 1000); a resource created beyond it gets no callbacks (recorded as
+	// dropped).
+	MaxPendingCallbacks int
 }
 
 // Account is one Twilio account (or subaccount).
@@ -59,8 +77,12 @@ type Simulator struct {
 	keys      map[string]*apiKey  // by API key SID; immutable after New
 	flowOwner map[string]*account // by Flow SID; immutable after New
 
-	faults faultTable
-	ring   *ring
+	statusStep time.Duration
+
+	faults   faultTable
+	ring     *ring[Record]
+	store    *store
+	notifier *notifier
 
 	requests, accepted, rejected atomic.Int64
 }
@@ -69,6 +91,7 @@ type account struct {
 	sid, token string
 	parent     string
 	senders    map[string]bool // nil when every From is allowed
+	senderList []string        // Senders in order: the Messaging Service's pool
 	stats      accountCounters
 }
 
@@ -90,10 +113,16 @@ func New(cfg Config) *Simulator {
 		accounts:      make(map[string]*account, len(cfg.Accounts)),
 		keys:          make(map[string]*apiKey),
 		flowOwner:     make(map[string]*account),
-		ring:          newRing(cfg.MaxRecords),
+		statusStep:    cfg.StatusStep,
+		ring:          newRing[Record](cfg.MaxRecords, Record.clone),
+		store:         newStore(cfg.MaxStored),
 	}
+	if s.statusStep <= 0 {
+		s.statusStep = DefaultStatusStep
+	}
+	s.notifier = newNotifier(s.store, cfg)
 	for _, a := range cfg.Accounts {
-		acc := &account{sid: a.SID, token: a.AuthToken, parent: a.Parent}
+		acc := &account{sid: a.SID, token: a.AuthToken, parent: a.Parent, senderList: append([]string(nil), a.Senders...)}
 		if len(a.Senders) > 0 {
 			acc.senders = make(map[string]bool, len(a.Senders))
 			for _, from := range a.Senders {
@@ -136,6 +165,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if x.route.api == "" {
 		x.answer = notFound(r.URL.Path)
+		if x.route.allow != "" {
+			x.answer = restError(http.StatusMethodNotAllowed, 20004, "Method not allowed", "")
+			x.answer.allow = x.route.allow
+		}
 		s.deliver(w, r, x)
 		return
 	}
@@ -171,19 +204,41 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	switch x.route.api {
-	case apiMessages:
-		x.answer = createMessage(x)
-	case apiCalls:
-		x.answer = createCall(x)
-	case apiStudio:
-		x.answer = createExecution(x)
-	}
+	x.answer = s.process(x)
 	if faulted {
 		s.deliverFaulty(w, r, x, f)
 		return
 	}
 	s.deliver(w, r, x)
+}
+
+// process answers a request that passed authentication, concurrency and faults.
+func (s *Simulator) process(x *exchange) answer {
+	switch x.route.api + "/" + x.route.op {
+	case apiMessages + "/" + opCreate:
+		return s.createMessage(x)
+	case apiMessages + "/" + opFetch:
+		return s.fetchMessage(x)
+	case apiMessages + "/" + opList:
+		return s.listMessages(x)
+	case apiMessages + "/" + opUpdate:
+		return s.updateMessage(x)
+	case apiMessages + "/" + opDelete:
+		return s.deleteMessage(x)
+	case apiCalls + "/" + opCreate:
+		return s.createCall(x)
+	case apiCalls + "/" + opFetch:
+		return s.fetchCall(x)
+	case apiCalls + "/" + opList:
+		return s.listCalls(x)
+	case apiCalls + "/" + opUpdate:
+		return s.updateCall(x)
+	case apiCalls + "/" + opDelete:
+		return s.deleteCall(x)
+	case apiStudio + "/" + opCreate:
+		return createExecution(x)
+	}
+	return notFound(x.req.URL.Path)
 }
 
 // readForm parses the url-encoded body (64 KiB at most) into x.form. Like Twilio, a body of
@@ -304,12 +359,13 @@ func wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Stats is a snapshot of the request counters.
+// Stats is a snapshot of the request counters. Accepted requests were answered 2xx.
 type Stats struct {
 	Requests   int64                   `json:"requests"`
 	Accepted   int64                   `json:"accepted"`
 	Rejected   int64                   `json:"rejected"`
 	PerAccount map[string]AccountStats `json:"per_account"`
+	Callbacks  CallbackStats           `json:"callbacks"`
 }
 
 // AccountStats counts the requests that reached one configured account (authenticated).
@@ -330,6 +386,7 @@ func (s *Simulator) Stats() Stats {
 		Accepted:   s.accepted.Load(),
 		Rejected:   s.rejected.Load(),
 		PerAccount: make(map[string]AccountStats, len(s.accounts)),
+		Callbacks:  s.notifier.stats(),
 	}
 	for sid, a := range s.accounts {
 		st.PerAccount[sid] = AccountStats{
@@ -348,9 +405,25 @@ func (s *Simulator) Records() []Record {
 	return s.ring.snapshot()
 }
 
-// Reset clears the records, the counters and the faults. Requests in flight stay counted
-// in InFlight until they are answered.
+// Callbacks returns copies of the status callbacks posted (or refused, dropped), oldest
+// first.
+func (s *Simulator) Callbacks() []Callback {
+	return s.notifier.log.snapshot()
+}
+
+// Close stops posting status callbacks and waits for the ones in flight (each bounded by
+// CallbackTimeout). The API keeps answering; resources created afterwards get no
+// callbacks. Call it when the simulator is no longer used.
+func (s *Simulator) Close() {
+	s.notifier.close()
+}
+
+// Reset clears the records, the counters, the faults, the stored messages and calls and
+// the callbacks (pending ones are abandoned). Requests in flight stay counted in InFlight
+// until they are answered.
 func (s *Simulator) Reset() {
+	s.notifier.restart()
+	s.store.clear()
 	s.ring.clear()
 	s.faults.clear()
 	s.requests.Store(0)

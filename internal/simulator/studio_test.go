@@ -29,7 +29,7 @@ func TestExecutionCreated(t *testing.T) {
 			if r.status != http.StatusCreated {
 				t.Fatalf("status %d, want 201: %s", r.status, r.body)
 			}
-			wantContentType(t, r, "application/json; charset=utf-8")
+			wantContentType(t, r, jsonType)
 			if got := strings.Join(jsonKeys(t, r.body), ","); got != executionKeys {
 				t.Errorf("keys\n got %s\nwant %s", got, executionKeys)
 			}
