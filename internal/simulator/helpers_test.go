@@ -35,8 +35,8 @@ const (
 	service = "MG0123456789abcdef0123456789abcdef"
 
 	jsonType = simulator.ContentTypeJSON
-	toOK    = "+14155550100"
-	fromOK  = "+15005550006"
+	toOK     = "+14155550100"
+	fromOK   = "+15005550006"
 )
 
 // testConfig: a main account with a subaccount (which owns a Studio flow), and an

@@ -12,8 +12,8 @@ import (
 
 // Record is one request the Twilio API part of the simulator answered.
 type Record struct {
-	Time       time.Time `json:"time"`
-	API        string    `json:"api"` // "messages" | "calls" | "studio" | "" (no such operation)
+	Time time.Time `json:"time"`
+	API  string    `json:"api"` // "messages" | "calls" | "studio" | "" (no such operation)
 	// Op is "create", "fetch", "list", "update" or "delete" ("" with no API).
 	Op         string      `json:"op,omitempty"`
 	Method     string      `json:"method"`
