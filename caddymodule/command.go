@@ -279,19 +279,7 @@ func displayRef(ref string) string {
 // loads and compiles the mapping exactly as provisioning does, so `check` and
 // `caddy run` report the same problems in the same words.
 func checkMapping(ref string) []string {
-	if mapping.IsBuiltin(ref) {
-		if _, ok := mappings.Read(ref); !ok {
-			return []string{fmt.Sprintf("%s: no such built-in mapping (built-in: %s; or give a path to a .json file)", ref, strings.Join(mappings.Names(), ", "))}
-		}
-	}
-	spec, file, err := mapping.Load(ref)
-	if err == nil {
-		_, err = mapping.Compile(spec, file, mapping.Config{Phone: phone.Normalizer{}})
-	}
-	if err != nil {
-		return strings.Split(err.Error(), "\n")
-	}
-	return nil
+	return mapping.Check(ref, mapping.Config{Phone: phone.Normalizer{}, WithoutRoute: true})
 }
 
 // --- explain and test: finding and provisioning a route's handler ---

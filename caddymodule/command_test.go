@@ -56,6 +56,9 @@ func runCommand(t *testing.T, stdin string, args ...string) (stdout, stderr stri
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetIn(strings.NewReader(stdin))
+	if args == nil {
+		args = []string{} // nil makes cobra read os.Args, the test binary's own flags
+	}
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil && !ran {
 		status = 1 // an error that did not come through Caddy's wrapper: caddy exits 1

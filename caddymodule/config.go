@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 )
 
 // MappingConfig is the dialect a route speaks and how it reads a product's
@@ -285,6 +287,25 @@ const (
 	defaultDestinationWindow = 10 * time.Minute
 	mainAccountName          = "main"
 )
+
+// applyMappingDefaults fills the settings the route leaves unset with the
+// mapping's route_defaults (Okta's budget under its 3 s, Supabase's
+// international numbers): the route's own setting wins, then the mapping's,
+// then the adapter's (applyDefaults).
+func (h *Handler) applyMappingDefaults(d mapping.RouteDefaults) {
+	if h.Resilience.Timeout == 0 && d.Timeout > 0 {
+		h.Resilience.Timeout = caddy.Duration(d.Timeout)
+	}
+	if h.Dedup.Window == 0 && !h.Dedup.Off {
+		h.Dedup.Window, h.Dedup.Off = caddy.Duration(d.Dedup), d.DedupOff
+	}
+	if h.Mapping.DefaultRegion == "" {
+		h.Mapping.DefaultRegion = d.DefaultRegion
+	}
+	if h.Mapping.AssumeNumbers == "" {
+		h.Mapping.AssumeNumbers = d.AssumeNumbers
+	}
+}
 
 // applyDefaults fills every unset setting with its default. It is the only
 // place defaults live; Provision calls it after resolving placeholders.

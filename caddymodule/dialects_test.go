@@ -89,7 +89,7 @@ func dialectSend(t *testing.T, tester *caddytest.Tester, q dialectRequest) diale
 	if q.user != "" {
 		req.SetBasicAuth(q.user, q.pass)
 	}
-	resp, err := tester.Client.Do(req)
+	resp, err := doRetryingStale(tester.Client, req, q.body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, q.path, err)
 	}

@@ -50,6 +50,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -579,11 +581,26 @@ func postForm(t testing.TB, tester *caddytest.Tester, path string, form url.Valu
 		name, value, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
-	resp, err := tester.Client.Do(req)
+	resp, err := doRetryingStale(tester.Client, req, form.Encode())
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
 	return readAnswer(t, resp)
+}
+
+// doRetryingStale sends req, and sends it again (at most twice) when the
+// connection was closed before any answer: right after a config load, the
+// old server, shutting down, can accept a new connection and close it. Such
+// a request never reached a handler; a request that did would have an answer.
+func doRetryingStale(c *http.Client, req *http.Request, body string) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.Do(req)
+		if err == nil || attempt == 2 || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			return resp, err
+		}
+		time.Sleep(100 * time.Millisecond)
+		req.Body = io.NopCloser(strings.NewReader(body))
+	}
 }
 
 // dryRun runs r through hd's gateway with sending switched off.

@@ -138,6 +138,14 @@ func (h *Handler) routeLabel() string {
 func (h *Handler) provision(ctx caddy.Context) error {
 	h.warnLiteralSecrets()
 	h.resolveSecrets()
+	if h.Mapping.Use == "" {
+		h.Mapping.Use = defaultMapping
+	}
+	spec, file, err := mapping.Load(h.Mapping.Use)
+	if err != nil {
+		return err
+	}
+	h.applyMappingDefaults(spec.Defaults())
 	h.applyDefaults()
 	if err := h.checkSettings(); err != nil {
 		return err
@@ -149,7 +157,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		n.Assume = assume
 		return n
 	}
-	m, key, err := loadMapping(mc.Use, mapping.Config{Options: mc.Option, Templates: mc.Template, Fields: mc.Field,
+	m, key, err := loadMapping(spec, file, mapping.Config{Options: mc.Option, Templates: mc.Template, Fields: mc.Field,
 		Phone: norm, PhoneFor: phoneFor, Assume: mc.AssumeNumbers}, mc.DefaultRegion, mc.LenientNumbers)
 	if err != nil {
 		return err

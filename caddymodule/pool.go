@@ -47,11 +47,7 @@ func loadPooled[T any](key string, build func() (T, error)) (T, error) {
 
 // loadMapping compiles a mapping once per distinct content and settings. The
 // key includes the file's bytes, so an edited file is recompiled on reload.
-func loadMapping(ref string, cfg mapping.Config, region string, lenient bool) (*mapping.Mapping, string, error) {
-	spec, file, err := mapping.Load(ref)
-	if err != nil {
-		return nil, "", err
-	}
+func loadMapping(spec *mapping.Spec, file string, cfg mapping.Config, region string, lenient bool) (*mapping.Mapping, string, error) {
 	key := poolKey("mapping", file, spec, cfg.Options, cfg.Templates, cfg.Fields, region, lenient, cfg.Assume)
 	m, err := loadPooled(key, func() (*mapping.Mapping, error) { return mapping.Compile(spec, file, cfg) })
 	if err != nil {

@@ -57,7 +57,7 @@ var accountSIDRE = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
 func (Passthrough) Take(r *http.Request, p *Prepared) error {
 	user, pass, ok := r.BasicAuth()
 	if !ok || user == "" || pass == "" {
-		return &mapping.InputError{Field: "authorization", Reason: "must carry the Twilio Account SID (or API key) and its secret as HTTP Basic credentials", Status: http.StatusUnauthorized}
+		return &mapping.InputError{Field: "authorization", Reason: "must carry the Twilio Account SID (or API key) and its secret as HTTP Basic credentials", Status: http.StatusUnauthorized, Problem: mapping.ProblemAuth}
 	}
 	p.User, p.Password = user, pass
 	return nil
@@ -75,7 +75,7 @@ func (c Passthrough) Plan(router *dispatch.Router, p *Prepared) ([]*dispatch.Acc
 		acct.AccountSID = p.User
 	}
 	if !accountSIDRE.MatchString(acct.AccountSID) {
-		return nil, &mapping.InputError{Field: "account_sid", Reason: "must be a Twilio Account SID (AC followed by 32 hex digits): give it as the Basic user name, in the path, or as account_sid in the Caddyfile", Status: http.StatusUnauthorized}
+		return nil, &mapping.InputError{Field: "account_sid", Reason: "must be a Twilio Account SID (AC followed by 32 hex digits): give it as the Basic user name, in the path, or as account_sid in the Caddyfile", Status: http.StatusUnauthorized, Problem: mapping.ProblemAuth}
 	}
 	return []*dispatch.Account{&acct}, nil
 }

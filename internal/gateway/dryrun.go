@@ -39,7 +39,7 @@ func (g *Gateway) dryRun(p *Prepared, plan []*dispatch.Account, res *mapping.Res
 		if errors.As(last, &nse) {
 			invalid(res, NoSender(nse))
 		} else {
-			invalid(res, &mapping.InputError{Field: "from", Reason: "cannot be sent by any account of this route"})
+			invalid(res, &mapping.InputError{Field: "from", Reason: "cannot be sent by any account of this route", Problem: mapping.ProblemNoSender})
 		}
 		return
 	}

@@ -151,7 +151,7 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 		errors.As(err, &ie)
 		invalid(res, ie)
 	case !ok:
-		invalid(res, &mapping.InputError{Field: "authorization", Reason: "does not carry an accepted caller credential", Status: http.StatusUnauthorized})
+		invalid(res, &mapping.InputError{Field: "authorization", Reason: "does not carry an accepted caller credential", Status: http.StatusUnauthorized, Problem: mapping.ProblemAuth})
 		res.ErrorCode = CodeAuth
 	default:
 		if p, err = g.Prepare(r, body); err != nil {
@@ -198,9 +198,7 @@ func (g *Gateway) runtimeError(stage string, err error) error {
 }
 
 // invalid fills res for bad input: nothing was sent.
-func invalid(res *mapping.Result, ie *mapping.InputError) {
-	res.Outcome, res.Field, res.Reason, res.SuggestedStatus = mapping.OutcomeInvalid, ie.Field, ie.Error(), ie.HTTPStatus()
-}
+func invalid(res *mapping.Result, ie *mapping.InputError) { res.Invalid(ie) }
 
 // RequestInfo is the request metadata for answering a request whose body
 // could not be read.

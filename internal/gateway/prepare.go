@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -31,17 +32,10 @@ type Prepared struct {
 // before deadline. Its errors are *mapping.InputError.
 func (g *Gateway) ReadBody(r *http.Request, rc *http.ResponseController, deadline time.Time) ([]byte, error) {
 	limit := g.Mapping.MaxBodyBytes()
-	// A caller that stalls its body must not hold the request past the budget.
-	if rc != nil {
-		_ = rc.SetReadDeadline(deadline)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if rc != nil {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
+	body, err := readWithin(r.Body, limit+1, rc, deadline)
 	if err != nil {
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			return nil, &mapping.InputError{Field: "body", Reason: "did not arrive within the time budget", Status: http.StatusRequestTimeout}
 		}
 		return nil, &mapping.InputError{Field: "body", Reason: "could not be read"}
@@ -50,6 +44,44 @@ func (g *Gateway) ReadBody(r *http.Request, rc *http.ResponseController, deadlin
 		return nil, &mapping.InputError{Field: "body", Reason: "is larger than " + strconv.FormatInt(limit, 10) + " bytes", Status: http.StatusRequestEntityTooLarge}
 	}
 	return body, nil
+}
+
+// readWithin reads at most n bytes of body, giving up at deadline: a caller
+// that stalls its body must not hold the request past its budget. The
+// connection's read deadline does it where the server supports one (Caddy's
+// does); elsewhere the read runs aside and is abandoned at the deadline (the
+// server closes the body when the handler returns, which ends it).
+func readWithin(body io.Reader, n int64, rc *http.ResponseController, deadline time.Time) ([]byte, error) {
+	if deadline.IsZero() {
+		return io.ReadAll(io.LimitReader(body, n))
+	}
+	if rc != nil && rc.SetReadDeadline(deadline) == nil {
+		b, err := io.ReadAll(io.LimitReader(body, n))
+		if err == nil {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		// After a stalled body the deadline stays passed: the server's
+		// drain of the unread rest then fails at once and the answer goes
+		// out, instead of waiting on a caller that sends nothing.
+		return b, err
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(body, n))
+		done <- result{b, err}
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-t.C:
+		return nil, os.ErrDeadlineExceeded
+	}
 }
 
 // Prepare extracts and validates the fields of a request whose body was read

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -33,7 +32,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 	if err != nil {
 		var ie *mapping.InputError
 		if !errors.As(err, &ie) {
-			ie = &mapping.InputError{Field: "account_sid", Reason: "cannot be used"}
+			ie = &mapping.InputError{Field: "account_sid", Reason: "cannot be used", Problem: mapping.ProblemAuth}
 		}
 		invalid(res, ie)
 		return
@@ -230,19 +229,24 @@ func (g *Gateway) dispatch(ctx context.Context, plan []*dispatch.Account, p *Pre
 func (g *Gateway) observe(d *dispatch.Dispatcher, plan []*dispatch.Account, dr *dispatch.Result, api twilio.API) {
 	o := g.observer()
 	prev := ""
+	var retried []string
 	for _, at := range dr.Attempts {
-		if at.Duration > 0 && at.Reason != dispatch.ReasonBreakerOpen && at.Reason != dispatch.ReasonQueueFull && at.Reason != dispatch.ReasonNoSlot {
+		// A call to Twilio is an attempt that reached it (an answer, or a
+		// failure after connecting); skipped accounts and connections never
+		// made are not calls.
+		if at.Duration > 0 && (at.HTTPStatus > 0 || at.Reason == dispatch.ReasonTimeout || at.Reason == dispatch.ReasonTransport || at.Reason == dispatch.ReasonMalformed) {
 			o.Upstream(at.Account, string(api), at.HTTPStatus, at.Duration)
 		}
-		if prev != "" && at.Account != prev {
+		switch {
+		case prev != "" && at.Account != prev:
 			o.Fallback(prev, at.Account)
+		case prev != "" && countsAsCall(at):
+			retried = append(retried, at.Account) // another attempt on the same account
 		}
 		prev = at.Account
 	}
-	if dr.Account != nil {
-		for range dr.Retries {
-			o.Retry(dr.Account.Name)
-		}
+	for _, a := range retried {
+		o.Retry(a)
 	}
 	if !g.Credentials.SharedState() {
 		return // a per-request state: its gauges would mean nothing
@@ -254,6 +258,16 @@ func (g *Gateway) observe(d *dispatch.Dispatcher, plan []*dispatch.Account, dr *
 		st := d.State.For(a)
 		o.AccountState(a.Name, string(st.Breaker.State()), st.Limiter.InFlight(), st.Limiter.Waiting())
 	}
+}
+
+// countsAsCall reports whether an attempt tried Twilio (rather than being
+// skipped for an open breaker, a full queue or no slot).
+func countsAsCall(at dispatch.Attempt) bool {
+	switch at.Reason {
+	case dispatch.ReasonBreakerOpen, dispatch.ReasonQueueFull, dispatch.ReasonNoSlot, dispatch.ReasonBuild, dispatch.ReasonNoBudget:
+		return false
+	}
+	return true
 }
 
 // Build is the Twilio request for one account: the mapping's parameters plus
@@ -313,8 +327,7 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 			res.ErrorMessage = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus)
 		}
 	case errors.As(dr.Err, &nse):
-		res.Outcome, res.Field = mapping.OutcomeInvalid, "from"
-		res.Reason, res.SuggestedStatus = NoSender(nse).Error(), http.StatusBadRequest
+		res.Invalid(NoSender(nse))
 	case errors.Is(dr.Err, dispatch.ErrBreakerOpen), errors.Is(dr.Err, dispatch.ErrQueueFull), errors.Is(dr.Err, dispatch.ErrNoBudget):
 		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, CodeUnavailable
 		res.Reason = "Twilio is unavailable or overloaded right now; nothing was sent"
@@ -328,5 +341,5 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 // NoSender is the invalid-input form of "no sender can send this": the one
 // place that turns it into an answer, for sends and dry runs alike.
 func NoSender(e *dispatch.NoSenderError) *mapping.InputError {
-	return &mapping.InputError{Field: "from", Reason: "cannot be chosen: " + e.Error()}
+	return &mapping.InputError{Field: "from", Reason: "cannot be chosen: " + e.Error(), Problem: mapping.ProblemNoSender}
 }
