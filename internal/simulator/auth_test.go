@@ -61,8 +61,8 @@ func TestAuth(t *testing.T) {
 				if string(r.body) != want {
 					t.Errorf("body\n got %s\nwant %s", r.body, want)
 				}
-				if r.header.Get("WWW-Authenticate") == "" {
-					t.Error("401 without WWW-Authenticate")
+				if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="Twilio API"` {
+					t.Errorf("WWW-Authenticate = %q", got)
 				}
 			case http.StatusNotFound:
 				if e := parseError(t, true, r); e.Code != 20404 {

@@ -192,6 +192,7 @@ func (s *Simulator) createCall(x *exchange) answer {
 			c.answeredBy = out.answeredBy
 		}
 	}
+	created := c.answer(http.StatusCreated, now) // before c is shared
 	s.store.add(c.sid, nil, c)
 	if c.callback != "" {
 		method := http.MethodPost
@@ -200,7 +201,7 @@ func (s *Simulator) createCall(x *exchange) answer {
 		}
 		s.notifier.start(c, x.acc, c.callback, method, 0)
 	}
-	return c.answer(http.StatusCreated, now)
+	return created
 }
 
 // callEvents reads StatusCallbackEvent: repeated, or several values separated by spaces

@@ -72,6 +72,7 @@ func FuzzMessages(f *testing.F) {
 	cfg := testConfig()
 	cfg.MaxRecords = 16
 	sim := simulator.New(cfg)
+	f.Cleanup(sim.Close)
 	f.Fuzz(func(t *testing.T, body string, asXML bool) {
 		ext := ".json"
 		if asXML {

@@ -183,11 +183,12 @@ func (s *Simulator) createMessage(x *exchange) answer {
 	if from == "" {
 		m.poolFrom = poolSender(x.acc, to)
 	}
+	created := m.answer(http.StatusCreated, now) // before m is shared
 	s.store.add(m.sid, m, nil)
 	if m.callback != "" {
 		s.notifier.start(m, x.acc, m.callback, http.MethodPost, 1)
 	}
-	return m.answer(http.StatusCreated, now)
+	return created
 }
 
 // answer renders the message as it stands at now. The caller holds store.mu or owns m.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -565,5 +566,40 @@ func TestStoreForgetsTheOldest(t *testing.T) {
 	sim.Reset()
 	if r := send(t, srv, http.MethodGet, messagePath(mainSID, c, ".json"), nil); r.status != http.StatusNotFound {
 		t.Errorf("after Reset: %d", r.status)
+	}
+}
+
+func TestHeadersOnEveryOperation(t *testing.T) {
+	t.Parallel()
+	srv, _ := start(t, fastConfig())
+	requestID := regexp.MustCompile(`^RQ[0-9a-f]{32}$`)
+	duration := regexp.MustCompile(`^[0-9]+\.[0-9]{3}$`)
+	sid := create(t, srv, okMessage)
+	waitStatus(t, srv, messagePath(mainSID, sid, ".json"), "delivered")
+	tests := []struct {
+		name, method, path string
+		form               url.Values
+		status             int
+		contentType        string
+	}{
+		{"fetch json", http.MethodGet, messagePath(mainSID, sid, ".json"), nil, 200, simulator.ContentTypeJSON},
+		{"fetch xml", http.MethodGet, messagePath(mainSID, sid, ""), nil, 200, simulator.ContentTypeXML},
+		{"list", http.MethodGet, messagesPath(mainSID, ".json"), nil, 200, simulator.ContentTypeJSON},
+		{"update", http.MethodPost, messagePath(mainSID, sid, ".json"), url.Values{"Body": {""}}, 200, simulator.ContentTypeJSON},
+		{"405", http.MethodPut, messagesPath(mainSID, ".xml"), url.Values{}, 405, simulator.ContentTypeXML},
+		{"delete", http.MethodDelete, messagePath(mainSID, sid, ".json"), nil, 204, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := send(t, srv, tc.method, tc.path, tc.form)
+			if r.status != tc.status {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			h := r.header
+			if h.Get("Content-Type") != tc.contentType || !requestID.MatchString(h.Get("Twilio-Request-Id")) ||
+				!duration.MatchString(h.Get("Twilio-Request-Duration")) || h.Get("Twilio-Concurrent-Requests") == "" {
+				t.Errorf("headers %v", h)
+			}
+		})
 	}
 }
