@@ -87,7 +87,7 @@ func (h *Handler) literalSecrets() []string {
 func (h *Handler) warnLiteralSecrets() {
 	for _, name := range h.literalSecrets() {
 		h.logger.Warn("twilio_sms: a secret is written as a literal in the config; it is readable at the admin API's /config/ and in autosave.json: use {env.NAME} or {file.PATH}",
-			zap.String("route", h.Name), zap.String("setting", name))
+			zap.String("route", h.routeLabel()), zap.String("setting", name))
 	}
 }
 

@@ -127,7 +127,7 @@ func sharedUnavailable(r *mapping.Result) {
 // provably sent nothing: the bucket keys, and whether each was taken from
 // the shared store.
 type spent struct {
-	destination, caller             string
+	destination, caller             string // the plain key (number, caller identity)
 	destinationShared, callerShared bool
 }
 
@@ -137,19 +137,17 @@ type spent struct {
 // taken. err is errRefused when Redis failed and the route refuses without it.
 func (g *Gateway) take(ctx context.Context, caller, to string) (s spent, kind string, wait time.Duration, err error) {
 	if g.DestinationLimit != nil {
-		key := keyString(dedup.KeyOf("destination", to))
-		ok, w, shared, err := g.allow(ctx, "destination", key, g.DestinationLimit, g.DestinationRate)
+		ok, w, shared, err := g.allow(ctx, "destination", to, g.DestinationLimit, g.DestinationRate)
 		if err != nil {
 			return spent{}, "", 0, err
 		}
 		if !ok {
 			return spent{}, "destination", w, nil
 		}
-		s.destination, s.destinationShared = key, shared
+		s.destination, s.destinationShared = to, shared
 	}
 	if g.CallerLimit != nil {
-		key := keyString(dedup.KeyOf("caller", caller))
-		ok, w, shared, err := g.allow(ctx, "caller", key, g.CallerLimit, g.CallerRate)
+		ok, w, shared, err := g.allow(ctx, "caller", caller, g.CallerLimit, g.CallerRate)
 		if err != nil || !ok {
 			g.refund(ctx, s)
 			if err != nil {
@@ -157,13 +155,20 @@ func (g *Gateway) take(ctx context.Context, caller, to string) (s spent, kind st
 			}
 			return spent{}, "caller", w, nil
 		}
-		s.caller, s.callerShared = key, shared
+		s.caller, s.callerShared = caller, shared
 	}
 	return s, "", 0, nil
 }
 
+// localKey is an in-process bucket's key: a digest under the process's own
+// secret, so the limiter's map holds no number or caller in clear.
+func localKey(kind, key string) string { return keyString(dedup.KeyOf(kind, key)) }
+
 // allow takes one token, from the shared store when there is one and it
-// answers, else from the local limiter.
+// answers, else from the local limiter. The shared store is given the plain
+// key, which it hashes under the secret every instance shares (a digest under
+// this process's secret would give each instance, and each restart, its own
+// bucket).
 func (g *Gateway) allow(ctx context.Context, kind, key string, local *ratelimit.Limiter, rate Rate) (ok bool, wait time.Duration, shared bool, err error) {
 	if g.Shared != nil && rate.Burst > 0 {
 		ok, wait, useLocal, err := g.sharedTake(ctx, kind, key, rate.PerSecond, rate.Burst)
@@ -174,7 +179,7 @@ func (g *Gateway) allow(ctx context.Context, kind, key string, local *ratelimit.
 			return ok, wait, true, nil
 		}
 	}
-	ok, wait = local.Allow(key)
+	ok, wait = local.Allow(localKey(kind, key))
 	return ok, wait, false, nil
 }
 
@@ -184,14 +189,14 @@ func (g *Gateway) refund(ctx context.Context, s spent) {
 		if s.destinationShared {
 			g.sharedRefund(ctx, "destination", s.destination, g.DestinationRate.Burst)
 		} else {
-			g.DestinationLimit.Refund(s.destination)
+			g.DestinationLimit.Refund(localKey("destination", s.destination))
 		}
 	}
 	if s.caller != "" {
 		if s.callerShared {
 			g.sharedRefund(ctx, "caller", s.caller, g.CallerRate.Burst)
 		} else {
-			g.CallerLimit.Refund(s.caller)
+			g.CallerLimit.Refund(localKey("caller", s.caller))
 		}
 	}
 }
