@@ -98,11 +98,11 @@ func TestServeObserver(t *testing.T) {
 // its retries run out, then the fallback accepts. The retries were made on
 // main.
 //
-// BUG(observe), found by this test (fails at 60c3567): observe reports every
-// one of dr.Retries as Retry(dr.Account.Name), the account of the LAST step,
-// so main's two retries are counted as retries of backup (caddy_twilio_sms_*
-// retry metric labelled with the wrong account). The attempts in dr.Attempts
-// say which account each retry was on.
+// BUG(observe), found by this test (fails at 60c3567, fixed in ce36665):
+// observe reported every one of dr.Retries as Retry(dr.Account.Name), the
+// account of the LAST step, so main's two retries are counted as retries of
+// backup (caddy_twilio_sms_* retry metric labelled with the wrong account).
+// The attempts in dr.Attempts say which account each retry was on.
 func TestServeObserverRetriesOnTheirAccount(t *testing.T) {
 	tn := newTenant(t, simConfig())
 	g, obs := newGateway(t, tn, withRouter(t, tn), noBackoff)
@@ -122,12 +122,12 @@ func TestServeObserverRetriesOnTheirAccount(t *testing.T) {
 // destination, so the dispatcher builds no request for it and falls back to
 // backup, which sends. Only backup was called.
 //
-// BUG(observe), found by this test (fails at 60c3567): observe reports every
-// attempt with a positive duration as Upstream unless its reason is
-// breaker_open, queue_full or no_slot, so the build failure on main (reason
-// "build", no HTTP request at all) is counted as a call to Twilio with status
-// 0, the status of a timeout. The same holds for reason "no_budget" (the
-// context ended before the request started).
+// BUG(observe), found by this test (fails at 60c3567, fixed in ce36665):
+// observe reported every attempt with a positive duration as Upstream unless
+// its reason is breaker_open, queue_full or no_slot, so the build failure on
+// main (reason "build", no HTTP request at all) is counted as a call to
+// Twilio with status 0, the status of a timeout. The same holds for reason
+// "no_budget" (the context ended before the request started).
 func TestServeObserverUpstreamIsACall(t *testing.T) {
 	tn := newTenant(t, simConfig())
 	main := tn.main

@@ -141,16 +141,16 @@ func (pipeAddr) String() string  { return "pipe" }
 // budget (plus slack) and nothing is sent. The server is a plain net/http
 // server over an in-memory pipe (net.Pipe supports deadlines), without Caddy.
 //
-// BUG(ReadBody), found by this test (fails at 60c3567): Serve returns the 408
-// on time, but the caller never receives it: after the timed-out read,
-// ReadBody clears the read deadline (rc.SetReadDeadline(time.Time{})), and
-// when the handler writes its answer net/http first drains the unread rest of
-// the body (chunkWriter.writeHeader, up to 256 KiB) from the stalled
-// connection, with no deadline, so the answer waits until the caller sends
-// the rest or hangs up. Leaving the deadline expired after a timeout (set it
-// only back to zero when the read succeeded) delivers the 408 at once and
-// closes the connection; verified by re-arming the deadline in this test's
-// handler.
+// BUG(ReadBody), found by this test (fails at 60c3567, fixed in ce36665):
+// Serve returned the 408 on time, but the caller never received it: after the
+// timed-out read, ReadBody cleared the read deadline
+// (rc.SetReadDeadline(time.Time{})), and when the handler writes its answer
+// net/http first drains the unread rest of the body (chunkWriter.writeHeader,
+// up to 256 KiB) from the stalled connection, with no deadline, so the answer
+// waits until the caller sends the rest or hangs up. Leaving the deadline
+// expired after a timeout (set it only back to zero when the read succeeded)
+// delivers the 408 at once and closes the connection; verified by re-arming
+// the deadline in this test's handler.
 func TestServeStalledBody(t *testing.T) {
 	tn := newTenant(t, simConfig())
 	g, _ := newGateway(t, tn, withLimits(true, true), func(g *Gateway) { g.Timeout = 300 * time.Millisecond })
