@@ -585,12 +585,14 @@ func TestDialectTwilio(t *testing.T) {
 	msg := newMessage()
 	noteSecret(dialectTricky)
 	const (
-		js     = "application/json; charset=utf-8"
-		xmlCT  = "application/xml"
-		sender = "+15005550006"
-		xmlHdr = "<?xml version='1.0' encoding='UTF-8'?>\n"
+		js      = "application/json; charset=utf-8" // the adapter's own answers
+		relayed = "application/json"                // Twilio's, relayed with its own content type
+		xmlCT   = "application/xml"
+		sender  = "+15005550006"
+		xmlHdr  = "<?xml version='1.0' encoding='UTF-8'?>\n"
 	)
 	base := "/2010-04-01/Accounts/" + sid
+	callerMG := newSID("MG")
 	formReq := func(path string, kv ...string) dialectRequest {
 		return dialectRequest{path: path, ctype: "application/x-www-form-urlencoded", user: sid, pass: token, body: twForm(kv...).Encode()}
 	}
@@ -603,16 +605,20 @@ func TestDialectTwilio(t *testing.T) {
 	cases := []dialectCase{
 		{name: "Messages.json relays Twilio's JSON",
 			req:    formReq(base+"/Messages.json", "To", dest, "From", sender, "Body", dialectTricky),
-			status: 201, ctype: js, check: twilioMessageJSON(sid, dest, sender),
+			status: 201, ctype: relayed, check: twilioMessageJSON(sid, dest, sender),
 			twilio: msgCall("To", dest, "From", sender, "Body", dialectTricky)},
 		{name: "Messages without extension answers XML",
 			req:    formReq(base+"/Messages", "To", dest, "From", sender, "Body", msg, "ValidityPeriod", "300"),
 			status: 201, ctype: xmlCT, check: twilioMessageXML(sid, dest, sender, msg),
 			twilio: msgCall("To", dest, "From", sender, "Body", msg, "ValidityPeriod", "300")},
-		{name: "caller's MessagingServiceSid is not forwarded",
-			req:    formReq(base+"/Messages.json", "To", dest, "From", sender, "MessagingServiceSid", newSID("MG"), "Body", msg),
-			status: 201, ctype: js, check: twilioMessageJSON(sid, dest, sender),
-			twilio: msgCall("To", dest, "From", sender, "Body", msg)},
+		{name: "caller's MessagingServiceSid is forwarded: in passthrough the caller's senders win",
+			req:    formReq(base+"/Messages.json", "To", dest, "From", sender, "MessagingServiceSid", callerMG, "Body", msg),
+			status: 201, ctype: relayed, check: func(t *testing.T, body string, recs []simulator.Record) {
+				if !strings.Contains(body, `"messaging_service_sid":"`+callerMG+`"`) {
+					t.Errorf("answer %s does not carry the caller's messaging service", body)
+				}
+			},
+			twilio: msgCall("To", dest, "From", sender, "MessagingServiceSid", callerMG, "Body", msg)},
 		{name: "Twilio's error relayed as XML",
 			req:    formReq(base+"/Messages.xml", "To", "+15005550001", "From", sender, "Body", msg),
 			status: 400, ctype: xmlCT,
@@ -620,15 +626,15 @@ func TestDialectTwilio(t *testing.T) {
 			twilio: msgCall("To", "+15005550001", "From", sender, "Body", msg)},
 		{name: "Twilio's error relayed as JSON",
 			req:    formReq(base+"/Messages.json", "To", dest, "From", "+15005550008", "Body", msg),
-			status: 400, ctype: js, body: fixed(twilioErr(21611, 400, "This 'From' number has exceeded the maximum number of queued messages")),
+			status: 400, ctype: relayed, body: fixed(twilioErr(21611, 400, "This 'From' number has exceeded the maximum number of queued messages")),
 			twilio: msgCall("To", dest, "From", "+15005550008", "Body", msg)},
 		{name: "Twilio answers a missing Body itself",
 			req:    formReq(base+"/Messages.json", "To", dest, "From", sender),
-			status: 400, ctype: js, body: fixed(twilioErr(21602, 400, "Message body is required.")),
+			status: 400, ctype: relayed, body: fixed(twilioErr(21602, 400, "Message body is required.")),
 			twilio: msgCall("To", dest, "From", sender)},
 		{name: "Calls.json with TwiML",
 			req:    formReq(base+"/Calls.json", "To", dest, "From", sender, "Twiml", `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"/></Response>`),
-			status: 201, ctype: js, check: twilioCallJSON(sid, dest, sender),
+			status: 201, ctype: relayed, check: twilioCallJSON(sid, dest, sender),
 			twilio: []twilioCall{{api: "calls", path: dialectCalls(sid), authUser: sid, form: twForm("To", dest, "From", sender,
 				"Twiml", `<Response><Say voice="alice" loop="2">Your code is 1 2 3</Say><Pause length="2"></Pause></Response>`, "TimeLimit", "120")}}},
 		{name: "a Say that loops forever is refused",
@@ -663,16 +669,20 @@ func TestDialectTwilio(t *testing.T) {
 		{name: "Url refused",
 			req:    formReq(base+"/Calls.json", "To", dest, "From", sender, "Url", "https://example.com/twiml"),
 			status: 400, ctype: js, body: fixed(twilioErr(21205, 400, "Url and ApplicationSid are not supported by this adapter: send Twiml (Say and Pause only)."))},
-		{name: "other resources are not found",
+		{name: "other resources are forwarded to Twilio verbatim",
 			req:    formReq(base+"/IncomingPhoneNumbers.json", "PhoneNumber", "+15005550006"),
-			status: 404, ctype: js, body: fixed(twilioErr(20404, 404, "The requested resource was not found"))},
+			status: 404, ctype: relayed, check: func(t *testing.T, body string, _ []simulator.Record) {
+				if !strings.Contains(body, `"code":20404`) {
+					t.Errorf("answer %s is not Twilio's 20404", body)
+				}
+			}},
 		{name: "no credentials",
 			req:    dialectRequest{path: base + "/Messages", ctype: "application/x-www-form-urlencoded", body: twForm("To", dest, "From", sender, "Body", msg).Encode()},
 			status: 401, ctype: xmlCT,
 			body: fixed(xmlHdr + "<TwilioResponse><RestException><Code>20003</Code><Message>Authenticate</Message><MoreInfo>https://www.twilio.com/docs/errors/20003</MoreInfo><Status>401</Status></RestException></TwilioResponse>")},
 		{name: "wrong credentials: Twilio's 401 relayed",
 			req:    dialectRequest{path: base + "/Messages.json", ctype: "application/x-www-form-urlencoded", user: sid, pass: "wrong-token", body: twForm("To", dest, "From", sender, "Body", msg).Encode()},
-			status: 401, ctype: js, body: fixed(twilioErr(20003, 401, "Authenticate")),
+			status: 401, ctype: relayed, body: fixed(twilioErr(20003, 401, "Authenticate")),
 			twilio: msgCall("To", dest, "From", sender, "Body", msg)},
 	}
 	runDialect(t, tester, sim, cases)

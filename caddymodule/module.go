@@ -221,6 +221,10 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	} else {
 		gw.Credentials = gateway.Stored{AccountSID: h.Account.AccountSID, StudioFlowSID: h.StudioFlowSID}
 	}
+	if strings.HasPrefix(spec.Request.Path, "/2010-04-01/Accounts/") {
+		// A dialect that is Twilio's own API: its callers are Twilio clients.
+		gw.Twilio = &gateway.TwilioAPI{Client: h.client, Base: h.router.Main.APIURL()}
+	}
 	if err := h.buildGuards(gw); err != nil {
 		return err
 	}

@@ -38,13 +38,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	h.metrics.request(h.Name, h.mapping.Name(), res.API, res.Outcome, res.ErrorCode)
 	h.setPlaceholders(r, res)
 	h.logRequest(out.Values, res, time.Since(start))
+	status, header, body := 0, http.Header(nil), []byte(nil)
+	if fw := out.Forwarded; fw != nil {
+		status, header, body = fw.Status, fw.Header, fw.Body // Twilio's own answer, verbatim
+	} else {
+		status, header, body = out.Reply.Status, out.Reply.Header, out.Reply.Body
+	}
 	hdr := w.Header()
-	for k, vals := range out.Reply.Header {
+	for k, vals := range header {
 		hdr[k] = vals
 	}
-	hdr.Set("Content-Length", strconv.Itoa(len(out.Reply.Body)))
-	w.WriteHeader(out.Reply.Status)
-	_, _ = w.Write(out.Reply.Body) // a caller that went away is not Caddy's error to log
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a caller that went away is not Caddy's error to log
 	return nil
 }
 
@@ -126,6 +132,10 @@ func (h *Handler) setPlaceholders(r *http.Request, res *mapping.Result) {
 // logRequest writes one line per request: what happened, never the message,
 // the code, a token or a whole phone number (the destination is masked).
 func (h *Handler) logRequest(v *mapping.Values, res *mapping.Result, took time.Duration) {
+	to := ""
+	if v != nil {
+		to = phone.Mask(v.Field("to"))
+	}
 	level := zap.InfoLevel
 	if !res.OK {
 		level = zap.WarnLevel
@@ -139,7 +149,7 @@ func (h *Handler) logRequest(v *mapping.Values, res *mapping.Result, took time.D
 		zap.String("mapping", h.mapping.Name()),
 		zap.String("outcome", res.Outcome),
 		zap.String("api", res.API),
-		zap.String("to", phone.Mask(v.Field("to"))),
+		zap.String("to", to),
 		zap.String("sid", res.Sid),
 		zap.String("account", res.Account),
 		zap.Int("twilio_status", res.HTTPStatus),

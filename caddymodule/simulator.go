@@ -84,6 +84,15 @@ func (s *Simulator) Provision(caddy.Context) error {
 	return nil
 }
 
+// Cleanup stops the simulator's pending status callbacks, so that none
+// outlives a reload.
+func (s *Simulator) Cleanup() error {
+	if s.sim != nil {
+		s.sim.Close()
+	}
+	return nil
+}
+
 // ServeHTTP answers as Twilio would.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	s.sim.ServeHTTP(w, r)
@@ -221,6 +230,7 @@ func parseSimulatorAccount(d *caddyfile.Dispenser, a *SimulatorAccount) error {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Simulator)(nil)
+	_ caddy.CleanerUpper          = (*Simulator)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Simulator)(nil)
 	_ caddyfile.Unmarshaler       = (*Simulator)(nil)
 )

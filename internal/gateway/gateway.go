@@ -65,6 +65,10 @@ type Gateway struct {
 	// stored credentials (passthrough always forwards it).
 	AllowCallerStatusCallback bool
 
+	// Twilio makes the route speak Twilio's own API (see TwilioAPI); nil
+	// for every other dialect.
+	Twilio *TwilioAPI
+
 	// Observer receives the metrics; nil observes nothing.
 	Observer Observer
 }
@@ -104,6 +108,9 @@ type Outcome struct {
 	// be sent, filled by a dry run.
 	Plan     []string
 	Requests []*twilio.Request
+	// Forwarded is Twilio's answer to a forwarded request (TwilioAPI), to
+	// relay verbatim; Reply is then nil.
+	Forwarded *twilio.Forwarded
 }
 
 // Mode chooses whether Serve sends.
@@ -153,6 +160,15 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 	case !ok:
 		invalid(res, &mapping.InputError{Field: "authorization", Reason: "does not carry an accepted caller credential", Status: http.StatusUnauthorized, Problem: mapping.ProblemAuth})
 		res.ErrorCode = CodeAuth
+	case g.forwards(r):
+		if mode == DryRun {
+			invalid(res, &mapping.InputError{Field: "path", Reason: "is forwarded to Twilio as it is; there is nothing to preview", Problem: mapping.ProblemInvalid})
+			break
+		}
+		g.forward(ctx, in, body, out)
+		if out.Forwarded != nil {
+			return out
+		}
 	default:
 		if p, err = g.Prepare(r, body); err != nil {
 			if !errors.As(err, &ie) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
@@ -26,6 +27,12 @@ type Prepared struct {
 	To string
 	// User and Password are the caller's Basic credentials (passthrough only).
 	User, Password string
+	// Number is To without a channel prefix ("whatsapp:"): what the number
+	// rules, limits and sender choice look at.
+	Number string
+	// Authorization is the caller's header, kept for a Twilio-compatible
+	// route to fetch a duplicate's resource with the caller's credentials.
+	Authorization string
 }
 
 // ReadBody reads the body within the mapping's cap and, when rc is given,
@@ -104,8 +111,15 @@ func (g *Gateway) Prepare(r *http.Request, body []byte) (*Prepared, error) {
 		return p, err
 	}
 	p.To = p.Params.Get("To")
+	p.Number = StripChannel(p.To)
 	if err := g.checkParams(p); err != nil {
 		return p, err
+	}
+	if g.Twilio != nil {
+		if err := g.twilioParams(r, body, p); err != nil {
+			return p, err
+		}
+		p.Authorization = r.Header.Get("Authorization")
 	}
 	if err := g.Credentials.Take(r, p); err != nil {
 		return p, err
@@ -137,4 +151,13 @@ func (g *Gateway) checkParams(p *Prepared) error {
 	}
 	p.Params.Set("TimeLimit", strconv.Itoa(limit))
 	return nil
+}
+
+// StripChannel removes a Twilio channel prefix ("whatsapp:") from an
+// address, leaving the number.
+func StripChannel(to string) string {
+	if i := strings.IndexByte(to, ':'); i > 0 && i < len(to)-1 && to[i+1] == '+' {
+		return to[i+1:]
+	}
+	return to
 }

@@ -22,7 +22,7 @@ import (
 // provably sent nothing gives its tokens back.
 func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *mapping.Result, mode Mode, out *Outcome) {
 	res.API = string(p.API)
-	if kind, reason := g.Destinations.Check(p.To); kind != "" {
+	if kind, reason := g.Destinations.Check(p.Number); kind != "" {
 		res.Outcome, res.Field, res.ErrorCode, res.Reason = mapping.OutcomeBlocked, "to", CodeGeoBlocked, reason
 		g.observer().Blocked(g.Name, kind)
 		res.Suggest()
@@ -37,6 +37,15 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		invalid(res, ie)
 		return
 	}
+	if g.Twilio != nil {
+		if err := g.callerSender(plan, p); err != nil {
+			var ie *mapping.InputError
+			errors.As(err, &ie)
+			invalid(res, ie)
+			res.ErrorCode = 21606 // Twilio: "The From phone number is not a valid, SMS-capable inbound phone number or short code for your account"
+			return
+		}
+	}
 	if mode == DryRun {
 		g.dryRun(p, plan, res, out)
 		return
@@ -44,7 +53,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 	ctx = dispatch.WithCaller(ctx, caller)
 	send := func() *mapping.Result {
 		r := &mapping.Result{API: res.API}
-		taken, kind, wait, err := g.take(ctx, caller, p.To)
+		taken, kind, wait, err := g.take(ctx, caller, p.Number)
 		if err != nil {
 			sharedUnavailable(r)
 			return r
@@ -69,7 +78,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 	}
 	parts := dedupParts(g.Credentials.Sender(p), string(p.API), p.Params.Encode())
 	if g.Shared != nil {
-		handled, err := g.sharedDedup(ctx, parts, res, send)
+		handled, err := g.sharedDedup(ctx, parts, p.Authorization, res, send)
 		if err != nil {
 			sharedUnavailable(res)
 			return
@@ -112,6 +121,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		*res = *v.(*mapping.Result)
 		res.Duplicate = true
 		g.observer().Duplicate(g.Name)
+		g.fetchResource(ctx, p.Authorization, res)
 	}
 }
 
@@ -282,9 +292,15 @@ func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, erro
 	if p.API == twilio.Calls {
 		channel = "voice" // Studio takes From like SMS
 	}
-	from, mss, err := dispatch.SelectSender(a, channel, phone.Region(p.To), p.Values.Field("from"))
-	if err != nil {
-		return nil, err
+	from, mss, own := "", "", false
+	if g.Twilio != nil {
+		from, mss, own = g.twilioSender(a, p)
+	}
+	if !own {
+		var err error
+		if from, mss, err = dispatch.SelectSender(a, channel, phone.Region(p.Number), p.Values.Field("from")); err != nil {
+			return nil, err
+		}
 	}
 	params := make(url.Values, len(p.Params)+1)
 	for k, v := range p.Params {
@@ -295,6 +311,9 @@ func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, erro
 		params.Set("From", mss) // Studio takes a Messaging Service SID as From
 	case mss != "":
 		params.Set("MessagingServiceSid", mss)
+		if own && from != "" {
+			params.Set("From", from) // the caller named both, as Twilio allows
+		}
 	case from != "":
 		params.Set("From", from)
 	}
@@ -316,7 +335,7 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 	case out != nil && out.Accepted:
 		res.OK, res.Outcome = true, mapping.OutcomeAccepted
 		res.Sid, res.Status, res.HTTPStatus = out.Sid, out.Status, out.HTTPStatus
-		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
+		res.TwilioBody, res.TwilioContentType, res.TwilioHeader = out.Body, out.ContentType, out.Header
 	case dr.MayHaveSent():
 		res.Outcome = mapping.OutcomeUnknown
 		res.Reason = "Twilio did not answer in time; the message may have been sent, so it was not sent again"
@@ -327,7 +346,7 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 	case out != nil:
 		res.Outcome = mapping.OutcomeRejected
 		res.HTTPStatus, res.ErrorCode, res.ErrorMessage, res.MoreInfo = out.HTTPStatus, out.ErrorCode, out.ErrorMessage, out.MoreInfo
-		res.TwilioBody, res.TwilioContentType = out.Body, out.ContentType
+		res.TwilioBody, res.TwilioContentType, res.TwilioHeader = out.Body, out.ContentType, out.Header
 		if res.ErrorMessage == "" {
 			res.ErrorMessage = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus)
 		}

@@ -85,7 +85,7 @@ func (g *Gateway) sharedFailed(op string) (refuse bool) {
 // sharedDedup runs send once across instances. handled is false when Redis
 // failed and the local policy applies: the caller then uses the in-process
 // cache.
-func (g *Gateway) sharedDedup(ctx context.Context, parts []string, res *mapping.Result, send func() *mapping.Result) (handled bool, err error) {
+func (g *Gateway) sharedDedup(ctx context.Context, parts []string, auth string, res *mapping.Result, send func() *mapping.Result) (handled bool, err error) {
 	sh := g.Shared
 	key := sh.Dedup.KeyOf(parts...)
 	var first *mapping.Result
@@ -125,6 +125,7 @@ func (g *Gateway) sharedDedup(ctx context.Context, parts []string, res *mapping.
 		*res = *r
 		res.Duplicate = true
 		g.observer().Duplicate(g.Name)
+		g.fetchResource(ctx, auth, res)
 	}
 	return true, nil
 }

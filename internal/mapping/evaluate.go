@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
@@ -110,11 +111,14 @@ func (m *Mapping) check(f *field, val string) (string, error) {
 		if f.typ == TypeSender {
 			norm = f.phone.NormalizeSender
 		}
-		n, err := norm(val)
+		// A Twilio channel address ("whatsapp:+4915…") keeps its channel;
+		// the number behind it is read and checked like any other.
+		channel, number := splitChannel(val)
+		n, err := norm(number)
 		if err != nil {
 			return "", &InputError{Field: f.name, Reason: err.Error(), Problem: ProblemInvalid}
 		}
-		val = n
+		val = channel + n
 	case TypeDigits:
 		if !isDigits(val) {
 			return "", &InputError{Field: f.name, Reason: "must contain only digits", Problem: ProblemInvalid}
@@ -203,3 +207,17 @@ func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 
 // ErrNoReplyCase means no reply case's "when" held.
 var ErrNoReplyCase = errors.New("no reply case matched")
+
+// channelPrefixes are the Twilio channel addresses whose part after the
+// prefix is a phone number.
+var channelPrefixes = []string{"whatsapp:"}
+
+// splitChannel splits "whatsapp:+4915…" into its channel prefix and number.
+func splitChannel(v string) (channel, number string) {
+	for _, p := range channelPrefixes {
+		if len(v) > len(p) && strings.EqualFold(v[:len(p)], p) {
+			return p, v[len(p):]
+		}
+	}
+	return "", v
+}

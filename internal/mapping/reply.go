@@ -134,6 +134,11 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 		if contentType == "" {
 			contentType = ct
 		}
+		// Twilio's own headers (request id, duration, concurrency) go back
+		// with its reply as Twilio sent them.
+		for k, v := range res.TwilioHeader {
+			out.Header[k] = v
+		}
 	}
 	if rc.format != ReplyEmpty {
 		out.Header.Set("Content-Type", contentType)
@@ -308,6 +313,9 @@ func writeTwilio(buf *bytes.Buffer, want string, res *Result, own []byte) (strin
 	if want == "json" {
 		if isJSON {
 			buf.Write(body)
+			if res.TwilioContentType != "" && len(res.TwilioBody) > 0 {
+				return res.TwilioContentType, nil // Twilio's own, exactly
+			}
 			return "application/json; charset=utf-8", nil
 		}
 		writeJSONObject(buf, synthesize(res))

@@ -68,6 +68,9 @@ type Result struct {
 	// TwilioBody and TwilioContentType are Twilio's raw reply, for format twilio.
 	TwilioBody        []byte `expr:"-"`
 	TwilioContentType string `expr:"-"`
+	// TwilioHeader holds Twilio's response headers that a Twilio-compatible
+	// reply relays (request id, duration, concurrency).
+	TwilioHeader http.Header `expr:"-"`
 }
 
 // Suggest fills SuggestedStatus from the other fields.

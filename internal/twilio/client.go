@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -145,8 +146,67 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 	if v := resp.Header.Get("Twilio-Concurrent-Requests"); v != "" {
 		o.ConcurrentRequests, _ = strconv.Atoi(v)
 	}
+	o.Header = relayed(resp.Header)
 	return o, nil
 }
+
+// Forwarded is Twilio's answer to a forwarded request, relayed as it came.
+type Forwarded struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// hopHeaders are not relayed in either direction (RFC 9110 connection
+// handling, and lengths the server sets itself).
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
+}
+
+// Forward makes exactly one request to Twilio for a caller that speaks
+// Twilio's API itself (fetch, list, update or delete a resource), with the
+// caller's own method, path, query, credentials and body, and returns
+// Twilio's answer unchanged. Like Send it never follows a redirect and never
+// replays the request. url must come from configuration (the account's API
+// base) plus the caller's path; header is the caller's, less hop-by-hop
+// headers.
+func (c *Client) Forward(ctx context.Context, method, url string, header http.Header, body []byte) (*Forwarded, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &SendError{Err: err}
+	}
+	for k, v := range header {
+		if !hopHeaders[http.CanonicalHeaderKey(k)] {
+			req.Header[k] = v
+		}
+	}
+	if len(body) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	var gotConn bool
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		return nil, &SendError{Reached: gotConn, Timeout: isTimeout(ctx, err), Err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxForwardBytes))
+	if err != nil {
+		return nil, &SendError{Reached: true, Timeout: isTimeout(ctx, err), Err: err}
+	}
+	out := &Forwarded{Status: resp.StatusCode, Header: make(http.Header, len(resp.Header)), Body: data}
+	for k, v := range resp.Header {
+		if !hopHeaders[k] {
+			out.Header[k] = v
+		}
+	}
+	return out, nil
+}
+
+// MaxForwardBytes bounds a forwarded answer (a page of a list is well under it).
+const MaxForwardBytes = 8 << 20
 
 func isTimeout(ctx context.Context, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {

@@ -3,6 +3,7 @@ package twilio
 import (
 	"bytes"
 	"encoding/xml"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,28 @@ type Outcome struct {
 	Body        []byte
 	// Malformed is set when the body could not be read as Twilio JSON or XML.
 	Malformed bool
+	// Header holds Twilio's response headers that a Twilio-compatible
+	// caller may read (RelayedHeaders), nil when there were none.
+	Header http.Header
+}
+
+// RelayedHeaders are the response headers of Twilio's that the passthrough
+// relays to its caller as Twilio sent them. The rest (connection handling,
+// caching, Twilio's edge internals) are the adapter's own business.
+var RelayedHeaders = []string{"Twilio-Request-Id", "Twilio-Request-Duration", "Twilio-Concurrent-Requests"}
+
+// relayed copies the RelayedHeaders of h.
+func relayed(h http.Header) http.Header {
+	var out http.Header
+	for _, k := range RelayedHeaders {
+		if v := h.Values(k); len(v) > 0 {
+			if out == nil {
+				out = make(http.Header, len(RelayedHeaders))
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // parseOutcome reads a Twilio reply body. It never fails: what cannot be read is
