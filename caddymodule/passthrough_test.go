@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilioapi"
 )
 
 // TestTwilioPassthrough: a route speaking Twilio's own API behaves like
@@ -179,4 +182,89 @@ func TestTwilioStoredSenders(t *testing.T) {
 	if n := len(sim.records("")); n != 1 {
 		t.Errorf("%d requests at Twilio, want 1", n)
 	}
+}
+
+// TestTwilioEveryCreateParameter walks every Messages and Calls create
+// parameter of Twilio's OpenAPI spec (the generated list) through the
+// passthrough: each is forwarded to Twilio or refused with a Twilio error,
+// never silently dropped.
+func TestTwilioEveryCreateParameter(t *testing.T) {
+	sim, sid, token := dialectAccount(t)
+	tester := dialectCaddy(t, sim, `
+:9080 {
+	route /2010-04-01/* {
+		twilio_sms twilio {
+			name        twilio-params
+			credentials passthrough
+			api_url     {sim}
+			rate_limit  destination off
+			dedup       off
+		}
+	}
+}`)
+	sample := func(p twilioapi.Param) string {
+		switch {
+		case len(p.Enum) > 0:
+			return p.Enum[0]
+		case p.Format == "uri":
+			return "https://example.com/cb"
+		case p.Format == "date-time":
+			return time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		case p.Format == "http-method":
+			return "POST"
+		case p.Pattern != "":
+			return ""
+		case p.Type == "boolean":
+			return "true"
+		case p.Type == "integer", p.Type == "number":
+			return "1"
+		}
+		return "x"
+	}
+	for _, api := range []struct {
+		path   string
+		params []twilioapi.Param
+		base   []string
+	}{
+		{"/Messages.json", twilioapi.MessageCreateParams, []string{"To", newNumber(t, "US"), "From", "+15005550006", "Body", "Your code is 482913"}},
+		{"/Calls.json", twilioapi.CallCreateParams, []string{"To", newNumber(t, "US"), "From", "+15005550006", "Twiml", "<Response><Say>1 2 3</Say></Response>"}},
+	} {
+		for _, p := range api.params {
+			if p.Name == "To" || p.Name == "From" || p.Name == "Body" || p.Name == "Twiml" {
+				continue
+			}
+			t.Run(api.path+" "+p.Name, func(t *testing.T) {
+				v := sample(p)
+				if v == "" && p.Pattern != "" {
+					v = patternSample(p.Pattern)
+				}
+				sim.Reset()
+				kv := append(append([]string{}, api.base...), p.Name, v)
+				a := dialectSend(t, tester, dialectRequest{path: "/2010-04-01/Accounts/" + sid + api.path, ctype: "application/x-www-form-urlencoded",
+					user: sid, pass: token, body: twForm(kv...).Encode()})
+				recs := sim.records("")
+				switch {
+				case a.status >= 200 && a.status < 300:
+					if len(recs) != 1 || !recs[0].Form.Has(p.Name) {
+						t.Errorf("%s: accepted (%d) but not forwarded to Twilio", p.Name, a.status)
+					}
+				case a.status >= 400 && a.status < 500:
+					if !strings.Contains(a.body, `"code":`) {
+						t.Errorf("%s: refused without Twilio's error shape: %d %s", p.Name, a.status, a.body)
+					}
+				default:
+					t.Errorf("%s: answered %d %s", p.Name, a.status, a.body)
+				}
+			})
+		}
+	}
+}
+
+// patternSample is a value matching the SID patterns Twilio's spec uses
+// (^XX[0-9a-fA-F]{32}$).
+func patternSample(pattern string) string {
+	if len(pattern) > 3 && pattern[0] == '^' {
+		return pattern[1:3] + strings.Repeat("0", 31) + "1"
+	}
+	return "x"
 }
