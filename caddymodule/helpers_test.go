@@ -278,8 +278,22 @@ func caddyfileSecrets(text string) []string {
 			add(args[0])
 		case tok.Text == "api_key" && len(args) >= 2:
 			add(args[len(args)-1])
-		case tok.Text == "caller_auth" && len(args) == 3:
-			add(args[2])
+		case tok.Text == "caller_auth" && len(args) >= 2:
+			if n := len(args); n >= 3 && args[n-2] == "name" {
+				args = args[:n-2]
+			}
+			switch {
+			case (args[0] == "header" || args[0] == "basic") && len(args) == 3:
+				add(args[2])
+			case (args[0] == "bearer" || args[0] == "standard_webhooks" || args[0] == "zitadel_signature") && len(args) == 2:
+				add(args[1])
+			case args[0] == "params":
+				for j := 2; j < len(args); j += 2 {
+					add(args[j])
+				}
+			}
+		case tok.Text == "redis_secret" && len(args) >= 1:
+			add(args[0])
 		case tok.Text == "account" && len(args) >= 2 && strings.HasPrefix(args[0], "AC"):
 			add(args[1])
 		}

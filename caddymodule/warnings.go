@@ -38,20 +38,23 @@ func (h *Handler) secretSettings() map[string]*string {
 	}
 	for i := range h.Guard.CallerAuth {
 		c := &h.Guard.CallerAuth[i]
+		where := fmt.Sprintf("caller_auth[%d] %s ", i, c.Type)
 		switch c.Type {
 		case "basic":
-			m["caller_auth basic "+c.Username+" password"] = &c.Password
+			m[where+"password"] = &c.Password
 		case "header":
-			m["caller_auth header "+c.Header+" value"] = &c.Value
+			m[where+c.Header+" value"] = &c.Value
 		case "bearer":
-			m[fmt.Sprintf("caller_auth[%d] bearer token", i)] = &c.Value
+			m[where+"token"] = &c.Value
 		case "params":
 			for k := range c.Params {
-				v := c.Params[k]
-				m[fmt.Sprintf("caller_auth[%d] params %s", i, k)] = &v
+				if secretParam(k) {
+					v := c.Params[k]
+					m[where+k] = &v
+				}
 			}
 		default:
-			m[fmt.Sprintf("caller_auth[%d] %s secret", i, c.Type)] = &c.Secret
+			m[where+"secret"] = &c.Secret
 		}
 	}
 	return m
@@ -116,4 +119,16 @@ func graceTooShort(app any, timeout time.Duration) (time.Duration, bool) {
 	}
 	g := time.Duration(a.GracePeriod)
 	return g, g > 0 && g < timeout
+}
+
+// secretParam reports whether a caller_auth params name holds a secret (a
+// password, token or key) rather than a user name.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "key", "auth"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
