@@ -447,7 +447,7 @@ func TestProductASupabase(t *testing.T) {
 		{name: "Twilio unreachable: nothing sent, Supabase retries",
 			req:    signed("/supabase/down", supabasePayload(us[1:], paCode(6), "", "")),
 			status: 503, ctype: js, header: map[string]string{"Retry-After": "1"},
-			body:   supabaseError(503, "Twilio could not be reached; nothing was sent")},
+			body: supabaseError(503, "Twilio could not be reached; nothing was sent")},
 	}
 	paRun(t, tester, sim, cases)
 
