@@ -839,6 +839,9 @@ func TestDialectsBuiltBinary(t *testing.T) {
 			{"voice", "200", `\{"ok":true,"sid":"CA[0-9a-f]{32}","status":"queued","api":"calls"\}`},
 			{"json", "200", sms},
 		}},
+		{"custom", []variant{
+			{"482913", "200", `\{"result":"OK","ref":"SM[0-9a-f]{32}"\}`},
+		}},
 		{"netiq", []variant{
 			{"form", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
 			{"copilot", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"accepted"\}`},
