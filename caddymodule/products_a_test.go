@@ -507,6 +507,162 @@ func TestProductASupabase(t *testing.T) {
 	})
 }
 
+// ---------------------------------------------------------------- Kannel
+
+// TestProductAKannel replays Kannel's sendsms interface as products with a
+// Kannel preset call it, and checks every answer against what a real Kannel
+// 1.4.5 smsbox answers (next-products.md section 5): the same status, the
+// same words, Content-Type text/html, no trailing newline.
+func TestProductAKannel(t *testing.T) {
+	sim, sid, token := dialectAccount(t)
+	pass := newToken()
+	tester := dialectCaddy(t, sim, `
+:9080 {
+	route /cgi-bin/sendsms {
+		twilio_sms kannel {
+			`+paStored(sid, token)+`
+			caller_auth params username tester password `+pass+`
+		}
+	}
+	route /kannel/nosender {
+		twilio_sms kannel {
+			name kannel-nosender
+			account_sid `+sid+`
+			auth_token `+token+`
+			api_url {sim}
+			caller_auth params username tester password `+pass+`
+		}
+	}
+	route /kannel/down {
+		twilio_sms kannel {
+			name kannel-down
+			account_sid `+sid+`
+			auth_token `+token+`
+			from +15005550006
+			api_url `+closedURL(t)+`
+			caller_auth params username tester password `+pass+`
+		}
+	}
+}`)
+	const html = "text/html"
+	// get is a sendsms request: the credentials first, then kv, encoded as
+	// Go encodes a query (a "+" in a value as %2B, a space as "+").
+	get := func(path string, kv ...string) paReq {
+		q := twForm(append([]string{"username", "tester", "password", pass}, kv...)...)
+		return paReq{method: http.MethodGet, path: path + "?" + q.Encode()}
+	}
+	raw := func(path, query string) paReq { return paReq{method: http.MethodGet, path: path + "?" + query} }
+	sms := func(to, body string, more ...string) []twilioCall {
+		return []twilioCall{{api: "messages", path: dialectMessages(sid), authUser: sid,
+			form: twForm(append([]string{"To", to, "From", paSender, "Body", body}, more...)...)}}
+	}
+	accepted := fixed("0: Accepted for delivery")
+	const sendsms = "/cgi-bin/sendsms"
+	us, de, gb := newNumber(t, "US"), newNumber(t, "DE"), newNumber(t, "GB")
+	msg, msg2, msg3, msg4, msg5 := newMessage(), newMessage(), newMessage(), newMessage(), newMessage()
+	msg6, msg7 := newMessage(), newMessage()
+	unicode := "Ваш код " + paCode(6) + " ✓"
+	noteSecret(unicode)
+	denied := fixed("Number(s) has/have been denied by white- and/or black-lists.")
+	authFailed := fixed("Authorization failed for sendsms")
+	cases := []paCase{
+		{name: "success: international number without +, the route's sender wins",
+			req:    get(sendsms, "to", us[1:], "from", "12345", "text", msg),
+			status: 202, ctype: html, body: accepted, twilio: sms(us, msg)},
+		{name: "to with %2B",
+			req:    get(sendsms, "to", de, "text", msg2),
+			status: 202, ctype: html, body: accepted, twilio: sms(de, msg2)},
+		{name: "to with a raw + (a space once decoded)",
+			req:    raw(sendsms, "username=tester&password="+url.QueryEscape(pass)+"&to=+"+gb[1:]+"&text="+url.QueryEscape(msg3)),
+			status: 202, ctype: html, body: accepted, twilio: sms(gb, msg3)},
+		{name: "UTF-8 text, coding=2&charset=UTF-8",
+			req:    get(sendsms, "to", us, "text", unicode, "coding", "2", "charset", "UTF-8"),
+			status: 202, ctype: html, body: accepted, twilio: sms(us, unicode)},
+		{name: "dlr-mask and dlr-url accepted, never given to Twilio; validity in minutes",
+			req:    get(sendsms, "to", de, "text", msg4, "dlr-mask", "31", "dlr-url", "http://app.example.com/dlr?id=7&s=%d", "validity", "10"),
+			status: 202, ctype: html, body: accepted, twilio: sms(de, msg4, "ValidityPeriod", "600")},
+		{name: "two receivers: refused naming to",
+			req:    get(sendsms, "to", us[1:]+" "+de[1:], "text", msg5),
+			status: 400, ctype: html, body: fixed("Several receivers in to are not supported, rejected")},
+		{name: "wrong password",
+			req:    raw(sendsms, "username=tester&password=foobar&to="+us[1:]+"&text=hi"),
+			status: 403, ctype: html, body: authFailed},
+		{name: "unknown user",
+			req:    raw(sendsms, "username=other&password="+url.QueryEscape(pass)+"&to="+us[1:]+"&text=hi"),
+			status: 403, ctype: html, body: authFailed},
+		{name: "no username or password",
+			req:    raw(sendsms, "to="+us[1:]+"&text=hi"),
+			status: 403, ctype: html, body: authFailed},
+		{name: "missing to",
+			req:    get(sendsms, "text", msg5),
+			status: 400, ctype: html, body: fixed("Missing receiver number, rejected")},
+		{name: "to=abc",
+			req:    get(sendsms, "to", "abc", "text", msg5),
+			status: 400, ctype: html, body: denied},
+		{name: "a premium-rate number is denied",
+			req:    get(sendsms, "to", "449098790000", "text", msg5),
+			status: 400, ctype: html, body: denied},
+		{name: "missing text",
+			req:    get(sendsms, "to", us[1:]),
+			status: 400, ctype: html, body: fixed("Missing text, rejected")},
+		{name: "coding=2 without charset: UCS-2 text is not taken",
+			req:    get(sendsms, "to", us[1:], "text", "\x00Y\x00o", "coding", "2"),
+			status: 400, ctype: html, body: fixed("Charset or body misformed, rejected")},
+		{name: "charset UTF-16BE",
+			req:    get(sendsms, "to", us[1:], "text", msg5, "charset", "UTF-16BE"),
+			status: 400, ctype: html, body: fixed("Charset or body misformed, rejected")},
+		{name: "text that is not UTF-8",
+			req:    raw(sendsms, "username=tester&password="+url.QueryEscape(pass)+"&to="+us[1:]+"&text=caf%E9&charset=ISO-8859-1"),
+			status: 400, ctype: html, body: fixed("Charset or body misformed, rejected")},
+		{name: "dlr-url that is not http(s)",
+			req:    get(sendsms, "to", us[1:], "text", msg5, "dlr-url", "ftp://example.com/"),
+			status: 400, ctype: html, body: fixed("DLR-URL field misformed, rejected")},
+		{name: "dlr-mask out of range",
+			req:    get(sendsms, "to", us[1:], "text", msg5, "dlr-mask", "99"),
+			status: 400, ctype: html, body: fixed("DLR-Mask field misformed, rejected")},
+		{name: "coding out of range",
+			req:    get(sendsms, "to", us[1:], "text", msg5, "coding", "5"),
+			status: 400, ctype: html, body: fixed("Coding field misformed, rejected")},
+		{name: "no sender anywhere",
+			req:    get("/kannel/nosender", "to", us[1:], "text", msg5),
+			status: 400, ctype: html, body: fixed("Sender missing and no global set, rejected")},
+		{name: "the caller's sender where the route has none",
+			req:    get("/kannel/nosender", "to", us[1:], "text", msg5, "from", "+15005550006"),
+			status: 202, ctype: html, body: accepted, twilio: sms(us, msg5)},
+		{name: "Twilio refuses the message",
+			req:    get(sendsms, "to", "15005550001", "text", msg5),
+			status: 403, ctype: html, body: fixed("Not routable. Do not try again."), twilio: sms("+15005550001", msg5)},
+		{name: "Twilio answers 503: nothing sent",
+			req:    get(sendsms, "to", gb[1:], "text", msg5),
+			fault:  &simulator.Fault{Mode: simulator.Fault503},
+			status: 503, ctype: html, body: fixed("Temporal failure, try again later."), twilio: sms(gb, msg5)},
+		{name: "Twilio answers 500: may have been sent, queued",
+			req:    get(sendsms, "to", us[1:], "text", msg6),
+			fault:  &simulator.Fault{Mode: simulator.Fault5xx},
+			status: 202, ctype: html, body: fixed("3: Queued for later delivery"), twilio: sms(us, msg6)},
+		{name: "Twilio unreachable",
+			req:    get("/kannel/down", "to", us[1:], "text", msg7),
+			status: 503, ctype: html, body: fixed("Temporal failure, try again later.")},
+		{name: "POST",
+			req:    paReq{path: sendsms + "?" + twForm("username", "tester", "password", pass).Encode(), ctype: "application/x-www-form-urlencoded", body: twForm("to", us[1:], "text", msg5).Encode()},
+			status: 400, ctype: html, body: fixed("Invalid content-type")},
+		{name: "PUT",
+			req:    paReq{method: http.MethodPut, path: sendsms + "?" + twForm("username", "tester", "password", pass, "to", us[1:], "text", msg5).Encode()},
+			status: 400, ctype: "", body: fixed("")},
+	}
+	paRun(t, tester, sim, cases)
+
+	// A real Kannel tells an empty to from a missing one; no field source
+	// of the mapping language does (query:to is "" either way).
+	t.Run("empty to", func(t *testing.T) {
+		t.Skip("mapping language gap: no source tells a parameter given empty (to=) from one left out, so the adapter answers \"Missing receiver number, rejected\" where Kannel answers \"Empty receiver number not allowed, rejected\"")
+		a := paSend(t, tester, get(sendsms, "to", "", "text", msg5))
+		if a.status != 400 || a.body != "Empty receiver number not allowed, rejected" {
+			t.Errorf("got %d %s", a.status, a.body)
+		}
+	})
+}
+
 var (
 	_ = hmac.New
 	_ = rand.Read
