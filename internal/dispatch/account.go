@@ -54,6 +54,12 @@ type Account struct {
 	MessagingServiceSID string
 	// Senders is the pool of From numbers; see Sender for how one is chosen.
 	Senders []Sender
+
+	// auth is the Authorization header of Username and Password, computed
+	// once by NewRouter for the accounts it keeps. A copy of the account
+	// with other credentials (a passthrough caller's) does not use it:
+	// twilio.BasicAuth.For tells.
+	auth *twilio.BasicAuth
 }
 
 // Sender is one From number of an account.
@@ -163,7 +169,7 @@ func (a *Account) NewRequest(api twilio.API, params url.Values) *twilio.Request 
 	if api == twilio.Studio {
 		base = a.StudioURL()
 	}
-	return &twilio.Request{
+	req := &twilio.Request{
 		API:        api,
 		BaseURL:    base,
 		AccountSID: a.AccountSID,
@@ -171,6 +177,16 @@ func (a *Account) NewRequest(api twilio.API, params url.Values) *twilio.Request 
 		Password:   a.Password,
 		Params:     params,
 	}
+	if a.auth.For(a.Username, a.Password) {
+		req.Auth = a.auth
+	}
+	return req
+}
+
+// prepare computes what every request of the account reuses. NewRouter
+// calls it on its own copies, which are read-only afterwards.
+func (a *Account) prepare() {
+	a.auth = twilio.NewBasicAuth(a.Username, a.Password)
 }
 
 // String names the account without its credentials.

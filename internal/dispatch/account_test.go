@@ -130,3 +130,33 @@ func TestAccountNewRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestRouterAccountsCarryTheirAuthorization(t *testing.T) {
+	main, backup, india := acct("main", 1), acct("backup", 2), acct("india", 3)
+	r, err := NewRouter(main, []CountryRule{{Prefix: "91", Account: india}}, []Account{backup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"+14155550100", "+919812345678"} {
+		for _, a := range r.Plan(to) {
+			req := a.NewRequest(twilio.Messages, url.Values{"To": {to}})
+			if req.Auth == nil || !req.Auth.For(req.Username, req.Password) {
+				t.Errorf("%s: request without the account's precomputed Authorization", a.Name)
+			}
+		}
+	}
+	// A copy of an account given a caller's credentials (passthrough) must
+	// not send with the account's header.
+	caller := r.Main
+	caller.Username, caller.Password = sid("AC", 7), "caller-token"
+	if req := caller.NewRequest(twilio.Messages, nil); req.Auth != nil {
+		t.Error("a copy with other credentials kept the account's Authorization")
+	}
+	// An account not built by NewRouter computes it per request.
+	if req := main.NewRequest(twilio.Messages, nil); req.Auth != nil {
+		t.Error("an account outside a Router has a precomputed Authorization")
+	}
+	if s := fmt.Sprintf("%v %+v %#v", &r.Main, &r.Main, &r.Main); strings.Contains(s, main.Password) {
+		t.Errorf("account prints its secret: %s", s)
+	}
+}

@@ -95,6 +95,13 @@ func NewRouter(main Account, countries []CountryRule, fallback []Account) (*Rout
 			return nil, fmt.Errorf("%s: account name %q is already used by %s for a different account", where, f.Name, byName[f.Name])
 		}
 	}
+	r.Main.prepare()
+	for i := range r.Countries {
+		r.Countries[i].Account.prepare()
+	}
+	for i := range r.Fallback {
+		r.Fallback[i].prepare()
+	}
 	r.mainPlan = r.chain(&r.Main)
 	r.plans = make([][]*Account, len(r.Countries))
 	for i := range r.Countries {

@@ -3,15 +3,16 @@ package twilio
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,7 +36,21 @@ type ClientOptions struct {
 type Client struct {
 	rt        http.RoundTripper
 	userAgent []string
+
+	// urls are the parsed request URLs of configured accounts (requests
+	// with their own BasicAuth), shared read-only by their requests.
+	mu   sync.RWMutex
+	urls map[endpointKey]*url.URL
 }
+
+// endpointKey is what Request.URL depends on.
+type endpointKey struct {
+	api                 API
+	base, account, flow string
+}
+
+// maxEndpoints bounds the URL cache: a few per configured account.
+const maxEndpoints = 256
 
 var (
 	formContentType = []string{"application/x-www-form-urlencoded"}
@@ -70,6 +85,41 @@ func NewClient(o ClientOptions) *Client {
 	// The transport is called directly, not through http.Client: a redirect
 	// is then just a non-2xx answer, never followed.
 	return &Client{rt: rt, userAgent: []string{o.UserAgent}}
+}
+
+// endpoint is r's URL, parsed as http.NewRequest does. The parsed URL of a
+// configured account is kept and shared by its requests (a RoundTripper
+// must not modify a request); any other (a passthrough caller's account) is
+// parsed for its request alone.
+func (c *Client) endpoint(r *Request, configured bool) (*url.URL, error) {
+	k := endpointKey{api: r.API, base: r.BaseURL, account: r.AccountSID, flow: r.FlowSID}
+	if configured {
+		c.mu.RLock()
+		u := c.urls[k]
+		c.mu.RUnlock()
+		if u != nil {
+			return u, nil
+		}
+	}
+	u, err := url.Parse(r.URL())
+	if err != nil {
+		return nil, err
+	}
+	// The host's colon:port is normalized as http.NewRequest does.
+	if strings.LastIndex(u.Host, ":") > strings.LastIndex(u.Host, "]") {
+		u.Host = strings.TrimSuffix(u.Host, ":")
+	}
+	if configured {
+		c.mu.Lock()
+		if c.urls == nil {
+			c.urls = make(map[endpointKey]*url.URL)
+		}
+		if len(c.urls) < maxEndpoints {
+			c.urls[k] = u
+		}
+		c.mu.Unlock()
+	}
+	return u, nil
 }
 
 // CloseIdleConnections releases pooled connections (on Caddy config unload).
@@ -110,29 +160,62 @@ func (e *SendError) MayHaveReached() bool { return e.Reached }
 // POST with that header as replayable and may silently resend it, and Twilio does
 // not deduplicate Messages by it.
 func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
-	body := r.Params.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL(), strings.NewReader(body))
+	if ctx == nil {
+		return nil, &SendError{Err: errors.New("net/http: nil Context")}
+	}
+	auth := r.Auth
+	if !auth.For(r.Username, r.Password) {
+		auth = nil // built for other credentials: never used for these
+	}
+	u, err := c.endpoint(r, auth != nil)
 	if err != nil {
 		return nil, &SendError{Err: err}
 	}
-	// One literal header map; the constant values are shared, read-only slices.
-	req.Header = http.Header{
-		"Content-Type":  formContentType,
-		"Accept":        acceptJSON,
-		"User-Agent":    c.userAgent,
-		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(r.Username+":"+r.Password))},
+	// One allocation for the per-request state: the body reader, its bytes
+	// (when they fit), the trace and what it saw.
+	st := new(sendState)
+	body := st.form[:0]
+	if n := formLen(r.Params); n > len(st.form) {
+		body = make([]byte, 0, n)
 	}
+	body = appendForm(body, r.Params)
+	st.body.Reset(body)
+	st.trace.GotConn = func(httptrace.GotConnInfo) { st.gotConn = true }
+	ctx = httptrace.WithClientTrace(ctx, &st.trace)
 
-	var gotConn bool
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	var header http.Header
+	if auth != nil {
+		header = auth.header(c.userAgent) // shared and read-only, built once per account
+	} else {
+		header = requestHeader(c.userAgent, []string{basicValue(r.Username, r.Password)})
+	}
+	// What http.NewRequestWithContext builds for a *bytes.Reader body, with
+	// the parsed URL and the header made once: Go's transport sees an
+	// in-memory body (headers and body go out in one write) that it can
+	// rewind only for a request it never wrote (GetBody), and no
+	// Idempotency-Key, so it never replays a request that it wrote.
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        header,
+		Body:          io.NopCloser(&st.body),
+		GetBody:       st.getBody,
+		ContentLength: int64(len(body)),
+		Host:          u.Host,
+	}).WithContext(ctx)
+	if len(body) == 0 {
+		req.Body, req.GetBody = http.NoBody, noBody
+	}
 
 	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
-		return nil, &SendError{Reached: gotConn, Timeout: isTimeout(ctx, err), Err: err}
+		return nil, &SendError{Reached: st.gotConn, Timeout: isTimeout(ctx, err), Err: err}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes))
+	data, err := readReply(resp, &st.probe)
 	if err != nil {
 		// The status line arrived: a 2xx means Twilio accepted even if the body broke off.
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -148,6 +231,73 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 	}
 	o.Header = relayed(resp.Header)
 	return o, nil
+}
+
+// sendState is what one Send keeps for the transport. It is not pooled: the
+// transport may still hold the body after RoundTrip returns.
+type sendState struct {
+	body    bytes.Reader
+	trace   httptrace.ClientTrace
+	gotConn bool
+	probe   [1]byte
+	// form holds the encoded parameters when they fit (an OTP message
+	// does), so that they need no allocation of their own.
+	form [384]byte
+}
+
+// getBody rewinds the body for Go's transport, which asks only when it wrote
+// nothing of the request (a pooled connection that was already closed).
+func (st *sendState) getBody() (io.ReadCloser, error) {
+	r := st.body
+	_, _ = r.Seek(0, io.SeekStart)
+	return io.NopCloser(&r), nil
+}
+
+func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
+
+// readReply reads Twilio's reply, at most MaxReplyBytes: into one buffer of
+// the announced length when there is one (Twilio sends Content-Length), else
+// as io.ReadAll does. The result is what io.ReadAll(io.LimitReader(resp.Body,
+// MaxReplyBytes)) gives.
+func readReply(resp *http.Response, probe *[1]byte) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > MaxReplyBytes {
+		return io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes))
+	}
+	data := make([]byte, n)
+	for off := 0; off < len(data); {
+		m, err := resp.Body.Read(data[off:])
+		off += m
+		if err == io.EOF {
+			return data[:off], nil // shorter than announced: what arrived
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if n == MaxReplyBytes {
+		return data, nil
+	}
+	// The announced length is read; Go's transport reports EOF with the last
+	// bytes already, so this costs nothing. A transport that does not enforce
+	// Content-Length gets the rest read on.
+	for {
+		m, err := resp.Body.Read(probe[:])
+		if m > 0 {
+			rest, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes-n-1))
+			if err != nil {
+				return nil, err
+			}
+			out := make([]byte, 0, len(data)+1+len(rest))
+			return append(append(append(out, data...), probe[0]), rest...), nil
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Forwarded is Twilio's answer to a forwarded request, relayed as it came.

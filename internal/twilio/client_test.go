@@ -3,6 +3,7 @@ package twilio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,4 +206,272 @@ func FuzzParseOutcome(f *testing.F) {
 			t.Fatalf("accepted %v for status %d", o.Accepted, status)
 		}
 	})
+}
+
+func TestAppendFormIsValuesEncode(t *testing.T) {
+	many := url.Values{}
+	for i := range 40 { // more keys than the stack buffer sorts
+		many.Set(string(rune('A'+i%26))+strings.Repeat("k", i), "v")
+	}
+	for _, v := range []url.Values{
+		nil,
+		{},
+		{"To": {"+15005550006"}},
+		{"To": {"+15005550006"}, "Body": {"a&b=c +1 \"ü\"\n%~._-*"}, "From": {"whatsapp:+1"}},
+		{"K": {"1", "", "3"}, "E": {}, "": {"x"}, "a b": {"ü"}},
+		many,
+	} {
+		want := v.Encode()
+		if n := formLen(v); n != len(want) {
+			t.Errorf("formLen(%v) = %d, want %d", v, n, len(want))
+		}
+		if got := string(appendForm([]byte("pre"), v)); got != "pre"+want {
+			t.Errorf("appendForm(%v) = %q, want %q", v, got, "pre"+want)
+		}
+	}
+}
+
+func FuzzAppendForm(f *testing.F) {
+	f.Add("To", "+15005550006", "Body", "Your code is 123456")
+	f.Add("a b", "\x00\xff&=+%", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		v := url.Values{k1: {v1, v2}, k2: {v2}}
+		want := v.Encode()
+		if got := string(appendForm(nil, v)); got != want || formLen(v) != len(want) {
+			t.Fatalf("appendForm = %q (len %d), want %q", got, formLen(v), want)
+		}
+	})
+}
+
+func TestBasicAuthFor(t *testing.T) {
+	user, pass := "AC1", strings.Repeat("t", 32)
+	a := NewBasicAuth(user, pass)
+	if !a.For(user, pass) {
+		t.Error("For the strings it was built from = false")
+	}
+	// Equal text in other memory (a caller's credentials) is not the account's.
+	if a.For(strings.Clone(user), strings.Clone(pass)) || a.For(user, strings.Clone(pass)) || a.For(user, pass[:31]) {
+		t.Error("For other strings = true")
+	}
+	if (*BasicAuth)(nil).For(user, pass) {
+		t.Error("nil BasicAuth For = true")
+	}
+	for _, s := range []string{a.String(), fmt.Sprintf("%v %+v %#v", a, a, a)} {
+		if strings.Contains(s, pass) || strings.Contains(s, "dDEx") {
+			t.Errorf("BasicAuth prints its secret: %s", s)
+		}
+	}
+}
+
+// recordingTransport answers 201 and keeps every request it was given.
+type recordingTransport struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body []string
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	rt.mu.Lock()
+	rt.reqs, rt.body = append(rt.reqs, r), append(rt.body, string(b))
+	rt.mu.Unlock()
+	const reply = `{"sid":"SM1","status":"queued"}`
+	return &http.Response{StatusCode: 201, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(reply)), ContentLength: int64(len(reply)), Request: r}, nil
+}
+
+func TestSendUsesBasicAuthOnlyForItsCredentials(t *testing.T) {
+	user, pass := "AC00000000000000000000000000000001", "main-token"
+	auth := NewBasicAuth(user, pass)
+	rt := &recordingTransport{}
+	c := NewClient(ClientOptions{Transport: rt})
+	params := url.Values{"To": {"+15005550006"}, "Body": {"code 1"}}
+	send := func(u, p string) *http.Request {
+		t.Helper()
+		req := &Request{API: Messages, BaseURL: "https://api.twilio.com", AccountSID: user, Username: u, Password: p, Params: params, Auth: auth}
+		if _, err := c.Send(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		return rt.reqs[len(rt.reqs)-1]
+	}
+	for _, tt := range []struct{ name, user, pass string }{
+		{"the account's own", user, pass},
+		{"again, shared header", user, pass},
+		{"a caller's on a copy of the account", "AC00000000000000000000000000000002", "caller-token"},
+		{"equal text, other memory", strings.Clone(user), strings.Clone(pass)},
+		{"the account's user, another secret", user, "other"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(tt.user, tt.pass)
+			if u, p, ok := r.BasicAuth(); !ok || u != tt.user || p != tt.pass {
+				t.Errorf("basic auth %q %q %v, want %q %q", u, p, ok, tt.user, tt.pass)
+			}
+			if len(r.Header) != 4 || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
+				r.Header.Get("Accept") != "application/json" || r.Header.Get("User-Agent") != "caddy-twilio-sms" {
+				t.Errorf("header %v", r.Header)
+			}
+			if r.URL.String() != "https://api.twilio.com/2010-04-01/Accounts/"+user+"/Messages.json" || r.Host != "api.twilio.com" {
+				t.Errorf("URL %s host %s", r.URL, r.Host)
+			}
+		})
+	}
+	if got, want := rt.body[0], params.Encode(); got != want {
+		t.Errorf("body %q, want %q", got, want)
+	}
+	if rt.reqs[0].ContentLength != int64(len(rt.body[0])) {
+		t.Errorf("ContentLength %d, body %d bytes", rt.reqs[0].ContentLength, len(rt.body[0]))
+	}
+	// Only the configured account's URL is kept.
+	if len(c.urls) != 1 {
+		t.Errorf("%d URLs kept, want 1", len(c.urls))
+	}
+}
+
+func TestSendRequestMatchesNewRequest(t *testing.T) {
+	// The request Send builds is the one http.NewRequestWithContext would
+	// build, header and URL aside: same method, protocol, length, host, and a
+	// GetBody that gives the body again.
+	for _, params := range []url.Values{{"To": {"+1"}, "Body": {strings.Repeat("long ü ", 100)}}, {"To": {"+1"}}, {}} {
+		rt := &recordingTransport{}
+		c := NewClient(ClientOptions{Transport: rt})
+		req := &Request{API: Calls, BaseURL: "http://127.0.0.1:/", AccountSID: "AC1", Username: "u", Password: "p", Params: params}
+		if _, err := c.Send(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		body := params.Encode()
+		want, err := http.NewRequestWithContext(context.Background(), http.MethodPost, req.URL(), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := rt.reqs[0]
+		if got.Method != want.Method || got.Proto != want.Proto || got.ProtoMajor != 1 || got.ProtoMinor != 1 ||
+			got.ContentLength != want.ContentLength || got.Host != want.Host || got.URL.String() != want.URL.String() ||
+			(got.Body == http.NoBody) != (want.Body == http.NoBody) {
+			t.Errorf("request %+v\nwant    %+v", got, want)
+		}
+		if rt.body[0] != body {
+			t.Errorf("body %q, want %q", rt.body[0], body)
+		}
+		for range 2 {
+			rc, err := got.GetBody()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			if string(b) != body {
+				t.Errorf("GetBody gave %q, want %q", b, body)
+			}
+		}
+	}
+}
+
+// replyTransport answers with a fixed status, body and announced length.
+type replyTransport struct {
+	body   string
+	length int64
+	err    error // returned by the body after its bytes
+}
+
+type errAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && e.err != nil {
+		return n, e.err
+	}
+	return n, err
+}
+
+func (rt replyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(&errAfter{strings.NewReader(rt.body), rt.err}), ContentLength: rt.length, Request: r}, nil
+}
+
+func TestSendReadsTheReplyAsReadAll(t *testing.T) {
+	const reply = `{"code":21211,"message":"The 'To' number is not valid.","more_info":"https://www.twilio.com/docs/errors/21211"}`
+	big := `{"code":1,"message":"` + strings.Repeat("x", MaxReplyBytes) + `"}`
+	tests := []struct {
+		name    string
+		rt      replyTransport
+		want    string
+		wantErr bool
+	}{
+		{"announced", replyTransport{body: reply, length: int64(len(reply))}, reply, false},
+		{"unknown length", replyTransport{body: reply, length: -1}, reply, false},
+		{"longer than announced", replyTransport{body: reply, length: 10}, reply, false},
+		{"one byte more than announced", replyTransport{body: reply, length: int64(len(reply) - 1)}, reply, false},
+		{"shorter than announced", replyTransport{body: reply, length: 4096}, reply, false},
+		{"cut by the cap", replyTransport{body: big, length: int64(len(big))}, big[:MaxReplyBytes], false},
+		{"announced at the cap, more sent", replyTransport{body: big, length: MaxReplyBytes}, big[:MaxReplyBytes], false},
+		{"longer than announced, past the cap", replyTransport{body: big, length: 10}, big[:MaxReplyBytes], false},
+		{"broken off", replyTransport{body: reply[:20], length: int64(len(reply)), err: io.ErrUnexpectedEOF}, "", true},
+		{"broken off after the announced length", replyTransport{body: reply, length: 10, err: io.ErrUnexpectedEOF}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewClient(ClientOptions{Transport: tt.rt})
+			o, err := c.Send(context.Background(), &Request{API: Messages, BaseURL: "https://api.twilio.com", AccountSID: "AC1", Params: url.Values{"To": {"+1"}}})
+			if tt.wantErr {
+				var se *SendError
+				if !errors.As(err, &se) || !se.Reached {
+					t.Errorf("err = %v, want a SendError after reaching Twilio", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(o.Body) != tt.want {
+				t.Errorf("body %d bytes, want %d", len(o.Body), len(tt.want))
+			}
+		})
+	}
+}
+
+func TestSendKeepsTheConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		_, _ = io.WriteString(w, `{"sid":"SM1","status":"queued"}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := NewClient(ClientOptions{})
+	defer c.CloseIdleConnections()
+	auth := NewBasicAuth("AC1", "tok")
+	for range 5 {
+		o, err := c.Send(context.Background(), &Request{API: Messages, BaseURL: srv.URL, AccountSID: "AC1", Username: "AC1", Password: "tok", Auth: auth, Params: url.Values{"To": {"+1"}}})
+		if err != nil || !o.Accepted || o.Sid != "SM1" || o.Status != "queued" {
+			t.Fatalf("outcome %+v, %v", o, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 5 sequential requests, want 1", n)
+	}
+}
+
+func TestParseOutcomeKeepsNoView(t *testing.T) {
+	// Values read from the reply are copies: the reply (which echoes the
+	// message text) is not kept alive by the SID, and changing it later
+	// changes nothing read from it.
+	body := []byte(`{"sid":"SMabc","status":"weird","code":1}`)
+	o := parseOutcome(201, "application/json", body)
+	e := parseOutcome(400, "application/json", []byte(`{"code":21211,"message":"bad","more_info":"https://x"}`))
+	for i := range body {
+		body[i] = 'x'
+	}
+	if o.Sid != "SMabc" || o.Status != "weird" || e.ErrorMessage != "bad" || e.MoreInfo != "https://x" {
+		t.Errorf("outcomes changed with the reply: %+v %+v", o, e)
+	}
 }

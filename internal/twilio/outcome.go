@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -81,21 +82,44 @@ func parseJSON(o *Outcome, body []byte) {
 		o.Malformed = true
 		return
 	}
+	// Read through a string view of body, which is not modified while it is
+	// read, and copy out what is kept: gjson.GetBytes would copy every value
+	// it finds, and a value kept as a view would keep the whole reply, which
+	// echoes the message text, alive with it.
+	view := unsafe.String(unsafe.SliceData(body), len(body))
 	if o.Accepted {
-		o.Sid = gjson.GetBytes(body, "sid").String()
-		o.Status = gjson.GetBytes(body, "status").String()
+		o.Sid = strings.Clone(gjson.Get(view, "sid").String())
+		o.Status = knownStatus(gjson.Get(view, "status").String())
 		if o.Sid == "" {
 			o.Malformed = true
 		}
 		return
 	}
-	res := gjson.GetManyBytes(body, "code", "message", "more_info")
+	res := gjson.GetMany(view, "code", "message", "more_info")
 	o.ErrorCode = int(res[0].Int())
-	o.ErrorMessage = res[1].String()
-	o.MoreInfo = res[2].String()
+	o.ErrorMessage = strings.Clone(res[1].String())
+	o.MoreInfo = strings.Clone(res[2].String())
 	if !res[0].Exists() {
 		o.Malformed = true
 	}
+}
+
+// statuses are the resource statuses Twilio's 2010 API and Studio answer
+// with, kept as constants so that reading one allocates nothing.
+var statuses = [...]string{
+	"queued", "accepted", "scheduled", "sending", "sent", "failed", "delivered", "undelivered",
+	"receiving", "received", "read", "canceled", "initiated", "ringing", "in-progress", "busy",
+	"no-answer", "completed", "active", "ended",
+}
+
+// knownStatus is s itself when it is one of statuses, else a copy of s.
+func knownStatus(s string) string {
+	for _, k := range statuses {
+		if s == k {
+			return k
+		}
+	}
+	return strings.Clone(s)
 }
 
 // xmlReply covers both XML shapes of the 2010 API: a created resource and a RestException.

@@ -36,6 +36,10 @@ type Request struct {
 	Username, Password string
 	// Params is the form body.
 	Params url.Values
+	// Auth, when built for exactly Username and Password (BasicAuth.For),
+	// supplies their Authorization header computed once; otherwise, or when
+	// nil, the header is computed for this request.
+	Auth *BasicAuth
 }
 
 // URL is the full request URL. Path segments are escaped even though SIDs are
