@@ -841,13 +841,115 @@ func TestProductAJasmin(t *testing.T) {
 	})
 }
 
-var (
-	_ = hmac.New
-	_ = rand.Read
-	_ = sha256.New
-	_ = base64.StdEncoding
-	_ = hex.EncodeToString
-	_ = url.Values{}
-	_ = strconv.Itoa
-	_ = time.Now
-)
+// ---------------------------------------------------------------- Zitadel
+
+// zitadelSignature is ZITADEL-Signature as Zitadel computes it
+// (pkg/actions ComputeSignatureHeader): t=<unix>,v1=<hex HMAC-SHA256 of
+// "<t>.<body>"> under the provider's signing key.
+func zitadelSignature(key string, ts time.Time, body string) map[string]string {
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(stamp + "." + body))
+	return map[string]string{"ZITADEL-Signature": "t=" + stamp + ",v1=" + hex.EncodeToString(m.Sum(nil))}
+}
+
+// zitadelPayload is what the HTTP SMS provider posts: the context, the
+// translated template data (TemplateData has no JSON tags: capitalised
+// keys) and the arguments (camelCase).
+func zitadelPayload(phone, eventType, text, code string) string {
+	return `{"contextInfo":{"eventType":"` + eventType + `","provider":{"id":"285181292935381355","description":"twilio adapter"},` +
+		`"recipientPhoneNumber":"` + phone + `"},"templateData":{"title":"","PreHeader":"","Subject":"","Greeting":"Hello Ann,",` +
+		`"Text":` + jsonString(text) + `,"URL":"","ButtonText":"","PrimaryColor":"#5469d4","BackgroundColor":"#fafafa",` +
+		`"FontColor":"#000000","LogoURL":"","FontURL":"","FontFaceFamily":"","IncludeFooter":false,"FooterText":""},` +
+		`"args":{"code":` + jsonString(code) + `,"lastEmail":"ann@example.com","lastPhone":"` + phone + `","preferredLoginName":"ann@example.com",` +
+		`"displayName":"Ann","firstName":"Ann","lastName":"Example","preferredLanguage":"en","expiry":"5m0s"}}`
+}
+
+// TestProductAZitadel replays Zitadel's HTTP SMS provider: the payload it
+// posts, signed with ZITADEL-Signature; templateData.Text as the SMS; any
+// 2xx as success; refused callers before Twilio; a retried notification
+// that may have gone out is not sent again.
+func TestProductAZitadel(t *testing.T) {
+	sim, sid, token := dialectAccount(t)
+	key := newToken()
+	tester := dialectCaddy(t, sim, `
+:9080 {
+	route /zitadel {
+		twilio_sms zitadel {
+			`+paStored(sid, token)+`
+			caller_auth zitadel_signature `+key+`
+			template sms "Your Example code is {{code}}"
+		}
+	}
+}`)
+	const js = "application/json"
+	signed := func(body string) paReq {
+		return paReq{path: "/zitadel", ctype: js, body: body, header: zitadelSignature(key, time.Now(), body)}
+	}
+	sms := func(to, body string) []twilioCall {
+		return []twilioCall{{api: "messages", path: dialectMessages(sid), authUser: sid, form: twForm("To", to, "From", paSender, "Body", body)}}
+	}
+	ok := func(recs []simulator.Record) string {
+		return `{"ok":true,"sid":"` + recs[0].Sid + `","status":"queued"}`
+	}
+	zErr := func(outcome, field string, code int, message string) func([]simulator.Record) string {
+		return fixed(`{"ok":false,"error":{"outcome":"` + outcome + `","field":"` + field + `","code":` + strconv.Itoa(code) + `,"message":` + jsonString(message) + `}}`)
+	}
+	ch, us, de := "+4179"+randomFrom("0123456789", 7), newNumber(t, "US"), newNumber(t, "DE")
+	noteSecret(ch, ch[1:])
+	c1, c2, c3 := paCode(6), paCode(6), paCode(6)
+	t1 := c1 + " is your one-time password for example.zitadel.cloud. Use it within the next 5m0s.\n@example.zitadel.cloud #" + c1
+	noteSecret(t1, "Your Example code is "+c2)
+	body3 := zitadelPayload(us, "user.human.otp.sms.challenged", "Your code is "+c3, c3)
+	refused := zErr("invalid", "ZITADEL-Signature", 20003, "ZITADEL-Signature does not carry an accepted caller credential")
+	cases := []paCase{
+		{name: "OTP SMS: templateData.Text, already translated and filled",
+			req:    signed(zitadelPayload(ch, "user.human.otp.sms.challenged", t1, c1)),
+			status: 200, ctype: js, body: ok, twilio: sms(ch, t1)},
+		{name: "no Text: the route's template with args.code",
+			req:    signed(zitadelPayload(de, "user.human.phone.code.added", "", c2)),
+			status: 200, ctype: js, body: ok, twilio: sms(de, "Your Example code is "+c2)},
+		{name: "unsigned: refused before Twilio",
+			req:    paReq{path: "/zitadel", ctype: js, body: body3},
+			status: 401, ctype: js, body: refused},
+		{name: "signed with another key: refused before Twilio",
+			req:    paReq{path: "/zitadel", ctype: js, body: body3, header: zitadelSignature(newToken(), time.Now(), body3)},
+			status: 401, ctype: js, body: refused},
+		{name: "a replay older than 5 minutes: refused before Twilio",
+			req:    paReq{path: "/zitadel", ctype: js, body: body3, header: zitadelSignature(key, time.Now().Add(-6*time.Minute), body3)},
+			status: 401, ctype: js, body: refused},
+		{name: "the number changed after signing: refused before Twilio",
+			req:    paReq{path: "/zitadel", ctype: js, body: strings.ReplaceAll(body3, us, de), header: zitadelSignature(key, time.Now(), body3)},
+			status: 401, ctype: js, body: refused},
+		{name: "a number that is not one",
+			req:    signed(zitadelPayload("call me", "user.human.otp.sms.challenged", "Your code is "+c3, c3)),
+			status: 400, ctype: js, body: zErr("invalid", "contextInfo.recipientPhoneNumber", 21211, "contextInfo.recipientPhoneNumber has letters in it")},
+		{name: "neither Text nor code",
+			req:    signed(zitadelPayload(us, "user.human.otp.sms.challenged", "", "")),
+			status: 400, ctype: js, body: zErr("invalid", "templateData.Text", 21602, "templateData.Text is required")},
+		{name: "Twilio: the user replied STOP",
+			req:    signed(zitadelPayload("+15005550004", "user.human.otp.sms.challenged", "Your code is "+c3, c3)),
+			status: 400, ctype: js, body: zErr("rejected", "", 21610, "Attempt to send to unsubscribed recipient"),
+			twilio: sms("+15005550004", "Your code is "+c3)},
+	}
+	paRun(t, tester, sim, cases)
+
+	// Zitadel retries a notification whose provider failed. When Twilio
+	// may have created the message (a 500), the retry gets the same answer
+	// and nothing is sent again.
+	t.Run("a retried notification that may have gone out is not sent again", func(t *testing.T) {
+		sim.Reset()
+		sim.SetFault("", simulator.Fault{Mode: simulator.Fault5xx, Count: 1})
+		code := paCode(6)
+		text := "Your code is " + code
+		noteSecret(text)
+		want := `{"ok":false,"error":{"outcome":"unknown","field":"","code":20500,"message":"Twilio answered HTTP 500, which does not prove that nothing was sent; it was not sent again"}}`
+		for i := range 2 {
+			a := paSend(t, tester, signed(zitadelPayload(us, "user.human.otp.sms.challenged", text, code)))
+			if a.status != 504 || a.body != want {
+				t.Errorf("attempt %d: %d %s\nwant 504 %s", i+1, a.status, a.body, want)
+			}
+		}
+		checkTwilioCalls(t, sim.records(""), sms(us, text))
+	})
+}
