@@ -103,6 +103,12 @@ func isMappingFile(s string) bool {
 //	    fallback_on_5xx
 //	    dedup                 <window> | off
 //
+//	    # delivery tracking
+//	    status_callback       <public base URL>
+//	    status_callback_secret <secret>
+//	    status_poll           <after>
+//	    receipt_hosts         <host>...
+//
 //	    # shared state across instances
 //	    redis                 <url>
 //	    redis_secret          <secret>
@@ -149,7 +155,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		switch name {
 		case "name", "mapping", "default_region", "assume_numbers", "credentials", "studio_flow_sid", "channel",
-			"redis", "redis_secret", "redis_failure":
+			"redis", "redis_secret", "redis_failure", "status_callback", "status_callback_secret":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -175,7 +181,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				t.Guard.AllowCallerStatusCallback = true
 			}
-		case "timeout", "dial_timeout", "time_limit":
+		case "timeout", "dial_timeout", "time_limit", "status_poll":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -188,6 +194,8 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				t.Resilience.Timeout = dur
 			case "dial_timeout":
 				t.Resilience.DialTimeout = dur
+			case "status_poll":
+				t.Delivery.StatusPoll = dur
 			default:
 				t.Guard.TimeLimit = dur
 			}
@@ -328,7 +336,7 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			t.Guard.CallerAuth = append(t.Guard.CallerAuth, c)
-		case "allow_countries", "deny_countries", "allow_number_types":
+		case "allow_countries", "deny_countries", "allow_number_types", "receipt_hosts":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -341,6 +349,8 @@ func (t *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				t.Guard.AllowCountries = args
 			case "deny_countries":
 				t.Guard.DenyCountries = args
+			case "receipt_hosts":
+				t.Delivery.ReceiptHosts = args
 			default:
 				t.Guard.AllowNumberTypes = args
 			}
@@ -443,6 +453,10 @@ func (t *Handler) setString(d *caddyfile.Dispenser, name, val string) error {
 		t.Credentials = val
 	case "studio_flow_sid":
 		t.StudioFlowSID = val
+	case "status_callback":
+		t.Delivery.StatusCallback = val
+	case "status_callback_secret":
+		t.Delivery.StatusCallbackSecret = val
 	case "redis":
 		t.Shared.Redis = val
 	case "redis_secret":

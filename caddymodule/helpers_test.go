@@ -289,7 +289,9 @@ func caddyfileSecrets(text string) []string {
 				add(args[1])
 			case args[0] == "params":
 				for j := 2; j < len(args); j += 2 {
-					add(args[j])
+					if secretParam(args[j-1]) { // a password, not a user name
+						add(args[j])
+					}
 				}
 			}
 		case tok.Text == "redis_secret" && len(args) >= 1:

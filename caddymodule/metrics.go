@@ -25,6 +25,14 @@ import (
 //	caddy_twilio_sms_dedup_full_refused_total{route}                         counter
 //	caddy_twilio_sms_redis_failures_total{route,op}                          counter
 //	caddy_twilio_sms_redis_healthy{route}                                    gauge, 1 when the store answered its last call
+//	caddy_twilio_sms_deliveries_total{route,status,error_code,country,sender} counter (delivery tracking)
+//	caddy_twilio_sms_delivery_seconds{route,status}                          histogram
+//	caddy_twilio_sms_status_callbacks_total{route,result}                    counter
+//	caddy_twilio_sms_status_polls_total{route,result}                        counter
+//	caddy_twilio_sms_status_polls_in_flight{route}                           gauge
+//	caddy_twilio_sms_receipts_total{route,dialect,result}                    counter
+//	caddy_twilio_sms_receipt_queue{route}                                    gauge
+//	caddy_twilio_sms_dedup_invalidations_total{route,result}                 counter
 //	caddy_twilio_sms_upstream_in_flight{account}                             gauge
 //	caddy_twilio_sms_upstream_queue_waiting{account}                         gauge
 //
@@ -47,9 +55,10 @@ type metrics struct {
 	blockedDest    *prometheus.CounterVec
 	dedupFulls     *prometheus.CounterVec
 	sharedFailures *prometheus.CounterVec
-	redisHealth    *redisHealth
-	inFlight       *prometheus.GaugeVec
-	waiting        *prometheus.GaugeVec
+	deliveryCollectors
+	redisHealth *redisHealth
+	inFlight    *prometheus.GaugeVec
+	waiting     *prometheus.GaugeVec
 }
 
 // Breaker states, as the state label of caddy_twilio_sms_breaker_state.
@@ -114,7 +123,8 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "redis_failures_total",
 			Help: "Failed calls to the shared state store (redis), by route and operation (dedup, rate_limit, refund).",
 		}, []string{"route", "op"}),
-		redisHealth: newRedisHealth(),
+		redisHealth:        newRedisHealth(),
+		deliveryCollectors: newDeliveryCollectors(),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "upstream_in_flight",
 			Help: "Calls to Twilio in progress, by account label.",
@@ -127,8 +137,8 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.fallbacks,
-		m.breakerState, m.duplicates, m.rateLimits, m.blockedDest, m.dedupFulls, m.sharedFailures, m.redisHealth, m.inFlight, m.waiting}
+	return append(m.deliveryCollectors.list(), m.requests, m.upstreamTime, m.retries, m.fallbacks,
+		m.breakerState, m.duplicates, m.rateLimits, m.blockedDest, m.dedupFulls, m.sharedFailures, m.redisHealth, m.inFlight, m.waiting)
 }
 
 // provisionMetrics returns the process-wide collectors, registered into this

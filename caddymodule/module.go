@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/delivery"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dispatch"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/gateway"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
@@ -85,6 +86,9 @@ type Handler struct {
 	// Shared keeps dedup and limits in Redis across instances; unset, they
 	// are this instance's own (see the README's "HA deployment").
 	Shared SharedConfig `json:"shared,omitzero"`
+	// Delivery tracks what became of each message: status callbacks or
+	// polling, delivery metrics, receipts to callers.
+	Delivery DeliveryConfig `json:"delivery,omitzero"`
 
 	gw            *gateway.Gateway
 	mapping       *mapping.Mapping
@@ -95,6 +99,8 @@ type Handler struct {
 	metrics       *metrics
 	releaseWindow func()             // unregisters this route's dedup window
 	redis         *redisstate.Client // the shared store's client, released at Cleanup
+	delivery      *gateway.DeliveryTracking
+	callbacks     *delivery.CallbackHandler
 }
 
 // CaddyModule returns the Caddy module information.
@@ -231,6 +237,9 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	if err := h.buildShared(gw); err != nil {
 		return err
 	}
+	if err := h.buildDelivery(gw); err != nil {
+		return err
+	}
 	h.gw = gw
 	h.warnGracePeriod(ctx)
 	if h.Credentials != CredentialsPassthrough && len(h.Guard.CallerAuth) == 0 {
@@ -275,6 +284,8 @@ func (h *Handler) resolveSecrets() {
 	for i := range h.Fallback {
 		h.Fallback[i].resolve(res)
 	}
+	res(&h.Delivery.StatusCallbackSecret)
+	res(&h.Delivery.StatusCallback)
 	res(&h.Shared.Redis)
 	res(&h.Shared.RedisSecret)
 	for i := range h.Guard.CallerAuth {
@@ -408,6 +419,7 @@ func (h *Handler) Cleanup() error {
 		h.releaseWindow()
 		h.releaseWindow = nil
 	}
+	h.stopDelivery()
 	if h.redis != nil {
 		unwatchRedis(h)
 		_ = h.redis.Release()

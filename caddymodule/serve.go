@@ -28,6 +28,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			h.writeFailure(w, r)
 		}
 	}()
+	if h.callbacks != nil && h.callbacks.Matches(r) {
+		h.callbacks.ServeHTTP(w, r) // Twilio's status callback: verified before anything is recorded
+		return nil
+	}
 	out := h.gw.Serve(gateway.Inbound{Request: r, Control: http.NewResponseController(w), ClientIP: clientIP(r), Start: start}, gateway.Send)
 	if out.Err != nil {
 		h.logger.Error("twilio_sms: the mapping failed at run time; answered as a failure", zap.String("route", h.Name), zap.String("mapping", h.mapping.Name()))

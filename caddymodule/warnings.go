@@ -31,6 +31,7 @@ func (h *Handler) secretSettings() map[string]*string {
 		account("fallback "+h.Fallback[i].Name+" ", &h.Fallback[i])
 	}
 	m["redis_secret"] = &h.Shared.RedisSecret
+	m["status_callback_secret"] = &h.Delivery.StatusCallbackSecret
 	if u, err := url.Parse(h.Shared.Redis); err == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok && !isPlaceholder(pw) {
 			m["redis password"] = &pw

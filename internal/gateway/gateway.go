@@ -68,6 +68,8 @@ type Gateway struct {
 	// Twilio makes the route speak Twilio's own API (see TwilioAPI); nil
 	// for every other dialect.
 	Twilio *TwilioAPI
+	// Delivery tracks what became of each message (nil: not tracked).
+	Delivery *DeliveryTracking
 
 	// Observer receives the metrics; nil observes nothing.
 	Observer Observer

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/delivery"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
 )
@@ -33,6 +34,10 @@ type Prepared struct {
 	// Authorization is the caller's header, kept for a Twilio-compatible
 	// route to fetch a duplicate's resource with the caller's credentials.
 	Authorization string
+	// Receipt is where the caller wants its delivery receipt (delivery
+	// tracking), and DedupTag the send's dedup key, for the callback token.
+	Receipt  delivery.Token
+	DedupTag string
 }
 
 // ReadBody reads the body within the mapping's cap and, when rc is given,
@@ -120,6 +125,11 @@ func (g *Gateway) Prepare(r *http.Request, body []byte) (*Prepared, error) {
 			return p, err
 		}
 		p.Authorization = r.Header.Get("Authorization")
+	}
+	if g.tracking() {
+		if err := g.takeReceipt(p); err != nil {
+			return p, err
+		}
 	}
 	if err := g.Credentials.Take(r, p); err != nil {
 		return p, err

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"math"
 	"net/url"
@@ -70,6 +71,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		if !sentOrMaybe(r) {
 			g.refund(ctx, taken) // provably nothing sent: the limit is not spent
 		}
+		g.trackSent(p, r)
 		return r
 	}
 	if g.Dedup == nil {
@@ -88,6 +90,7 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		}
 	}
 	key := dedup.KeyOf(parts...)
+	p.DedupTag = hex.EncodeToString(key[:])
 	var first *mapping.Result
 	v, shared, err := g.Dedup.Do(ctx, key, g.DedupWindow, func() any {
 		first = send()
@@ -316,6 +319,9 @@ func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, erro
 		}
 	case from != "":
 		params.Set("From", from)
+	}
+	if cb := g.callbackParam(a, p); cb != "" {
+		params.Set("StatusCallback", cb) // the adapter's own, carrying a signed token
 	}
 	req := a.NewRequest(p.API, params)
 	if p.API == twilio.Studio {
