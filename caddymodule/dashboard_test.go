@@ -53,3 +53,50 @@ func TestDashboardMetricsExist(t *testing.T) {
 		}
 	}
 }
+
+// registeredMetrics are the metric names the adapter registers.
+func registeredMetrics() map[string]bool {
+	out := map[string]bool{}
+	ch := make(chan *prometheus.Desc, 256)
+	go func() {
+		for _, c := range newMetrics().collectors() {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	for d := range ch {
+		s := d.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			rest := s[i+len(`fqName: "`):]
+			out[rest[:strings.IndexByte(rest, '"')]] = true
+		}
+	}
+	return out
+}
+
+// TestREADMEMetricsTable: the README's metric table lists exactly the
+// metrics the adapter registers.
+func TestREADMEMetricsTable(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "| `caddy_twilio_sms_") {
+			name := strings.TrimPrefix(line, "| `")
+			documented[name[:strings.IndexByte(name, '`')]] = true
+		}
+	}
+	registered := registeredMetrics()
+	for n := range registered {
+		if !documented[n] {
+			t.Errorf("%s is registered but not in the README's metric table", n)
+		}
+	}
+	for n := range documented {
+		if !registered[n] {
+			t.Errorf("the README's metric table lists %s, which is not registered", n)
+		}
+	}
+}
