@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -54,6 +53,15 @@ type Inbound struct {
 	BasicUser  string
 	BasicPass  string
 	hasBasic   bool
+}
+
+// queryGet is Query().Get(key) without parsing (and allocating) an empty
+// query string.
+func (in *Inbound) queryGet(key string) string {
+	if in.query == nil && in.RawQuery == "" {
+		return ""
+	}
+	return in.Query().Get(key)
 }
 
 // Query returns the parsed query string.
@@ -122,7 +130,7 @@ func (m *Mapping) parseBody(in *Inbound) error {
 		if bytes.Count(body, []byte("&")) >= maxFormKeys {
 			return &InputError{Field: "body", Reason: "has too many form parameters", Problem: ProblemInvalid}
 		}
-		form, err := url.ParseQuery(string(body))
+		form, err := parseForm(body)
 		if err != nil {
 			return &InputError{Field: "body", Reason: "is not a valid form-encoded body", Problem: ProblemInvalid}
 		}
@@ -162,7 +170,7 @@ func detectFormat(contentType string, body []byte) string {
 	if len(body) == 0 {
 		return FormatNone
 	}
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt := mediaType(contentType)
 	switch {
 	case mt == "application/x-www-form-urlencoded":
 		return FormatForm

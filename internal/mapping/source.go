@@ -29,14 +29,14 @@ var sourceKinds = []struct {
 		return func(in *Inbound) string { return in.Form.Get(arg) }
 	})},
 	{"query", withArg(func(arg string) func(in *Inbound) string {
-		return func(in *Inbound) string { return in.Query().Get(arg) }
+		return func(in *Inbound) string { return in.queryGet(arg) }
 	})},
 	{"param", withArg(func(arg string) func(in *Inbound) string {
 		return func(in *Inbound) string {
 			if v := in.Form.Get(arg); v != "" {
 				return v
 			}
-			return in.Query().Get(arg)
+			return in.queryGet(arg)
 		}
 	})},
 	{"json", withArg(func(arg string) func(in *Inbound) string {
@@ -67,7 +67,7 @@ var sourceKinds = []struct {
 			if v := in.Form.Get(arg); v != "" {
 				return v
 			}
-			if v := in.Query().Get(arg); v != "" {
+			if v := in.queryGet(arg); v != "" {
 				return v
 			}
 			if in.JSON != nil {
