@@ -15,6 +15,19 @@ type Values struct {
 	env     map[string]any
 	route   *Route
 	request *Request
+	// own holds route and request, in the same allocation as the Values.
+	own struct {
+		route   Route
+		request Request
+	}
+}
+
+// newValues makes a Values whose route and request point into itself.
+func (m *Mapping) newValues(route *Route, req *Request) *Values {
+	v := &Values{env: make(map[string]any, m.envSize)}
+	v.own.route, v.own.request = *route, *req
+	v.route, v.request = &v.own.route, &v.own.request
+	return v
 }
 
 // Field returns a field's value ("" when absent or unknown).
@@ -32,7 +45,7 @@ func (v *Values) Route() *Route { return v.route }
 // NewValues makes an environment with every field empty, for answering a request
 // that failed before its fields could be read.
 func (m *Mapping) NewValues(route Route, req Request) *Values {
-	v := &Values{env: make(map[string]any, m.envSize), route: &route, request: &req}
+	v := m.newValues(&route, &req)
 	v.env["options"] = m.options
 	v.env["tables"] = m.tables
 	v.env["route"] = v.route
@@ -48,7 +61,7 @@ func (m *Mapping) NewValues(route Route, req Request) *Values {
 // (a mapping bug, answered as a failure).
 func (m *Mapping) Extract(in *Inbound, route Route) (*Values, error) {
 	req := Request{Method: in.Method, Path: in.Path, Format: in.Format, ContentType: in.ContentType, Ext: in.PathParams["ext"]}
-	v := &Values{env: make(map[string]any, m.envSize), route: &route, request: &req}
+	v := m.newValues(&route, &req)
 	v.env["options"] = m.options
 	v.env["tables"] = m.tables
 	v.env["route"] = v.route
@@ -171,7 +184,10 @@ func (m *Mapping) API(v *Values) (twilio.API, error) {
 func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 	list := m.params[api]
 	out := make(url.Values, len(list)+2)
-	for _, p := range list {
+	// One backing array for every parameter's single value; each slice is
+	// capped at its own element, so appending to one never touches another.
+	vals := make([]string, len(list))
+	for i, p := range list {
 		name := p.prog.blame(p.name)
 		s, err := p.prog.runString(v.env)
 		if err != nil {
@@ -197,7 +213,8 @@ func (m *Mapping) Params(v *Values, api twilio.API) (url.Values, error) {
 			}
 			s = j
 		}
-		out[p.name] = []string{s}
+		vals[i] = s
+		out[p.name] = vals[i : i+1 : i+1]
 	}
 	if out.Get("To") == "" {
 		return nil, &InputError{Field: "to", Reason: "is required", Problem: ProblemMissing}
