@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/schema"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/twilio"
@@ -482,6 +483,8 @@ type replyCase struct {
 	format      string
 	root        string
 	body        *node
+	// size is the length of the case's last body, a hint for the next one.
+	size *atomic.Int32
 }
 
 type header struct {
@@ -534,7 +537,7 @@ func (c *compiler) compileCases(cases Cases, top level, env map[string]any, whic
 		fm := from(func(r *ReplyCase) bool { return r.Format != "" })
 		rt := from(func(r *ReplyCase) bool { return r.Root != "" })
 		bd := from(func(r *ReplyCase) bool { return len(bytes.TrimSpace(r.Body)) > 0 })
-		cc := replyCase{where: path.String(), format: cmp.Or(fm.rc.Format, ReplyJSON), root: rt.rc.Root, contentType: ct.rc.ContentType}
+		cc := replyCase{where: path.String(), format: cmp.Or(fm.rc.Format, ReplyJSON), root: rt.rc.Root, contentType: ct.rc.ContentType, size: new(atomic.Int32)}
 		if rc.When != "" {
 			p, err := c.compile(rc.When, env, kindBool)
 			if err != nil {

@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -60,6 +61,36 @@ type program struct {
 	fields []string
 	// options are the options it reads.
 	options []string
+	// resultField is 1 + the index of the Result field when the expression
+	// is just result.<name>, read then without the VM (which boxes the
+	// value into an interface); 0 otherwise.
+	resultField int
+}
+
+// resultFields are Result's fields by the name expressions use (their expr
+// tag), as indexes for reflect.
+var resultFields = func() map[string]int {
+	t := reflect.TypeFor[Result]()
+	out := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" && tag != "-" {
+			out[tag] = i
+		}
+	}
+	return out
+}()
+
+// resultValue is the field result.<name> reads, when p is just that and env
+// holds a result.
+func (p *program) resultValue(env map[string]any) (reflect.Value, bool) {
+	if p.resultField == 0 {
+		return reflect.Value{}, false
+	}
+	res, _ := env["result"].(*Result)
+	if res == nil {
+		return reflect.Value{}, false
+	}
+	return reflect.ValueOf(res).Elem().Field(p.resultField - 1), true
 }
 
 // blame is the field an input error in this expression is about: the field
@@ -199,6 +230,16 @@ func (c *compiler) compileUses(src string, env map[string]any, kind int, nlets i
 	case *ast.BoolNode:
 		if kind == kindBool || kind == kindAny {
 			p.isLit, p.lit = true, n.Value
+		}
+	case *ast.MemberNode:
+		id, isIdent := n.Node.(*ast.IdentifierNode)
+		prop, isName := n.Property.(*ast.StringNode)
+		if kind == kindAny && isIdent && isName && id.Value == "result" && !n.Optional && !n.Method {
+			if _, isResult := env["result"].(*Result); isResult {
+				if i, ok := resultFields[prop.Value]; ok {
+					p.resultField = i + 1
+				}
+			}
 		}
 	}
 	return p, uses.names, nil

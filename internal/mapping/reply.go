@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -68,19 +69,24 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 	if !ok || status < 100 || status > 599 {
 		return fail(".status", fmt.Errorf("gave %v, not an HTTP status", st))
 	}
-	out := &Reply{Status: status, Header: make(http.Header, len(rc.headers)+1)}
-	var buf bytes.Buffer
+	// The answer, its Content-Type value and its body's buffer in one
+	// allocation, the body's bytes in one more, at the size this case gave
+	// last time.
+	alloc := &replyAlloc{Reply: Reply{Status: status, Header: make(http.Header, len(rc.headers)+1)}}
+	out := &alloc.Reply
+	buf := &alloc.body
+	buf.Grow(rc.sizeHint())
 	contentType := rc.contentType
 	switch rc.format {
 	case ReplyJSON:
-		if err := writeJSON(&buf, rc.body, env); err != nil {
+		if err := writeJSON(buf, rc.body, env); err != nil {
 			return fail(".body", err)
 		}
 		if contentType == "" {
 			contentType = "application/json"
 		}
 	case ReplyXML:
-		if err := writeXML(&buf, rc.root, rc.body, env); err != nil {
+		if err := writeXML(buf, rc.root, rc.body, env); err != nil {
 			return fail(".body", err)
 		}
 		if contentType == "" {
@@ -127,7 +133,7 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 			}
 			own = tmp.Bytes()
 		}
-		ct, err := writeTwilio(&buf, rc.root, res, own)
+		ct, err := writeTwilio(buf, rc.root, res, own)
 		if err != nil {
 			return fail(".body", err)
 		}
@@ -141,7 +147,10 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 		}
 	}
 	if rc.format != ReplyEmpty {
-		out.Header.Set("Content-Type", contentType)
+		// Header.Set, with the value slice from the same allocation as the
+		// Reply: the answer's own, capped at one element.
+		alloc.contentType[0] = contentType
+		out.Header["Content-Type"] = alloc.contentType[:1:1]
 	}
 	for _, h := range rc.headers {
 		s, err := h.prog.runString(env)
@@ -156,7 +165,38 @@ func (m *Mapping) render(rc *replyCase, env map[string]any, res *Result) (*Reply
 		}
 	}
 	out.Body = buf.Bytes()
+	rc.learnSize(len(out.Body))
 	return out, nil
+}
+
+// replyAlloc is a Reply with room for its Content-Type value.
+type replyAlloc struct {
+	Reply
+	contentType [1]string
+	body        bytes.Buffer
+}
+
+// Reply body sizes: the first buffer of a case, and the most it learns.
+const (
+	defaultReplySize = 256
+	maxReplySizeHint = 16 << 10
+)
+
+// sizeHint is the capacity to start the case's body with: the size of its
+// last body, so that rendering one seldom grows the buffer.
+func (rc *replyCase) sizeHint() int {
+	if rc.size != nil {
+		if n := rc.size.Load(); n > 0 {
+			return int(n)
+		}
+	}
+	return defaultReplySize
+}
+
+func (rc *replyCase) learnSize(n int) {
+	if rc.size != nil && n > 0 && int32(n) != rc.size.Load() {
+		rc.size.Store(int32(min(n, maxReplySizeHint)))
+	}
 }
 
 func writeJSON(buf *bytes.Buffer, n *node, env map[string]any) error {
@@ -192,6 +232,20 @@ func writeJSON(buf *bytes.Buffer, n *node, env map[string]any) error {
 	case nodeLiteral:
 		buf.Write(n.literal)
 	case nodeExpr:
+		if f, ok := n.prog.resultValue(env); ok {
+			// What the VM would give, written without boxing it first.
+			switch f.Kind() {
+			case reflect.String:
+				writeJSONString(buf, f.String())
+				return nil
+			case reflect.Int:
+				buf.Write(strconv.AppendInt(buf.AvailableBuffer(), f.Int(), 10))
+				return nil
+			case reflect.Bool:
+				buf.WriteString(strconv.FormatBool(f.Bool()))
+				return nil
+			}
+		}
 		v, err := n.prog.run(env)
 		if err != nil {
 			return err
@@ -200,7 +254,7 @@ func writeJSON(buf *bytes.Buffer, n *node, env map[string]any) error {
 		case string:
 			writeJSONString(buf, x)
 		case int:
-			buf.WriteString(strconv.Itoa(x))
+			buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(x), 10))
 		case bool:
 			buf.WriteString(strconv.FormatBool(x))
 		case nil:
