@@ -20,16 +20,39 @@ var ErrQueueFull = errors.New("too many requests waiting for this account")
 // Limiter serves its waiters round-robin by this key. Requests without a key
 // share one lane, as if they came from one caller.
 func WithCaller(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, callerCtxKey{}, key)
+	if ctx == nil {
+		panic("cannot create context from nil parent")
+	}
+	return &callerCtx{Context: ctx, key: key}
 }
 
 // CallerOf returns the caller key set by WithCaller, "" if none.
 func CallerOf(ctx context.Context) string {
-	key, _ := ctx.Value(callerCtxKey{}).(string)
-	return key
+	if c, ok := ctx.Value(callerCtxKey{}).(*callerCtx); ok {
+		return c.key
+	}
+	return ""
 }
 
 type callerCtxKey struct{}
+
+// callerCtx is context.WithValue(ctx, callerCtxKey{}, key) in one allocation
+// instead of two (WithValue also boxes the string into an interface): its
+// Value answers the key with the context itself.
+type callerCtx struct {
+	context.Context
+	key string
+}
+
+func (c *callerCtx) Value(k any) any {
+	if _, ok := k.(callerCtxKey); ok {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// String names the context without the caller key.
+func (c *callerCtx) String() string { return "dispatch.WithCaller" }
 
 // Limiter caps the requests in flight to one Twilio account and queues a
 // bounded number of waiters.

@@ -481,3 +481,34 @@ func TestLimiterUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestWithCaller(t *testing.T) {
+	type otherKey struct{}
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), otherKey{}, "v"))
+	defer cancel()
+	ctx := WithCaller(base, "alice")
+	if CallerOf(ctx) != "alice" || CallerOf(base) != "" || CallerOf(context.Background()) != "" {
+		t.Errorf("CallerOf = %q, %q", CallerOf(ctx), CallerOf(base))
+	}
+	if ctx.Value(otherKey{}) != "v" {
+		t.Error("the parent's values are lost")
+	}
+	inner := WithCaller(context.WithValue(ctx, otherKey{}, "w"), "bob")
+	if CallerOf(inner) != "bob" {
+		t.Errorf("the innermost caller is %q, want bob", CallerOf(inner))
+	}
+	if s := fmt.Sprint(ctx); strings.Contains(s, "alice") {
+		t.Errorf("the context prints its caller key: %s", s)
+	}
+	child, stop := context.WithTimeout(ctx, time.Hour)
+	defer stop()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(time.Second):
+		t.Fatal("a context derived from WithCaller is not canceled with its parent")
+	}
+	if ctx.Err() == nil || CallerOf(child) != "alice" {
+		t.Errorf("err %v, caller %q", ctx.Err(), CallerOf(child))
+	}
+}
