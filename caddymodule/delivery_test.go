@@ -75,7 +75,9 @@ http://localhost:9080 {
 	}
 }`)
 	m := allMetrics
-	delivered := func() float64 { return counterSum(m.deliveries, map[string]string{"route": route, "status": "delivered"}) }
+	delivered := func() float64 {
+		return counterSum(m.deliveries, map[string]string{"route": route, "status": "delivered"})
+	}
 	undelivered := func() float64 {
 		return counterSum(m.deliveries, map[string]string{"route": route, "status": "undelivered", "error_code": "30003"})
 	}

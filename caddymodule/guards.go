@@ -167,8 +167,17 @@ func (h *Handler) callerCredential(i int, c *CallerCredential) (gateway.Credenti
 // (as caddy-ratelimit keeps a zone by its name), so it neither resets a
 // pumping attacker's buckets nor merges two accounts'; and two routes keep
 // the limits each sets, so a caller cannot pick the laxer route's.
+//
+// An unnamed route is named after its mapping, which several routes may
+// share: its scope then also carries its limit settings, so that two unnamed
+// routes with different limits never share (and overwrite) one bucket. Name
+// a route to keep its buckets across a reload that changes its limits.
 func (h *Handler) limitScope() string {
-	return h.Name + "|" + h.Credentials + "|" + h.Account.AccountSID
+	scope := h.Name + "|" + h.Credentials + "|" + h.Account.AccountSID
+	if h.nameDefaulted {
+		scope = poolKey(scope, h.Guard.RateLimit, h.Resilience.MaxConcurrent, h.Resilience.MaxQueue, h.Resilience.Breaker)
+	}
+	return scope
 }
 
 // simulatorOnly reports whether every account of the route sends to a

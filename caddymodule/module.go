@@ -100,6 +100,7 @@ type Handler struct {
 	releaseWindow func()             // unregisters this route's dedup window
 	redis         *redisstate.Client // the shared store's client, released at Cleanup
 	delivery      *gateway.DeliveryTracking
+	nameDefaulted bool // Name is the mapping's, not the operator's
 	callbacks     *delivery.CallbackHandler
 }
 
@@ -172,6 +173,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	h.poolKeys = append(h.poolKeys, key)
 	if h.Name == "" {
 		h.Name = m.Name()
+		h.nameDefaulted = true
 	}
 	switch {
 	case h.StudioFlowSID != "" && !m.Supports(twilio.Studio):

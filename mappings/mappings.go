@@ -7,6 +7,16 @@
 //	netiq          NetIQ / OpenText Advanced Authentication Generic SMS sender
 //	logto          Logto HTTP SMS connector, texts from per-type templates
 //	twilio         Twilio's own Messages and Calls API, answered as Twilio would
+//	okta           Okta telephony inline hook: SMS, or a call speaking the code, answered as Okta's commands or error
+//	supabase       Supabase Auth Send SMS hook (Standard Webhooks), the text from templates
+//	kannel         Kannel smsbox sendsms (GET), answered as Kannel 1.4.5 answers
+//	jasmin         Jasmin HTTP API /send (GET or POST form), answered with Jasmin's lines
+//	zitadel        Zitadel HTTP SMS provider (ZITADEL-Signature), templateData.Text
+//	fusionauth     FusionAuth Generic Messenger (SMS, and Voice as a call)
+//	authentik      authentik SMS authenticator, Generic provider (short texts shown to the user)
+//	kratos         Ory Kratos courier HTTP channel (10m dedup across its re-sends)
+//	privacyidea    privacyIDEA / eduMFA HttpSMSProvider (RETURN_SUCCESS / RETURN_FAIL markers)
+//	rsa_am         RSA Authentication Manager SMS HTTP plug-in (RESULT:OK)
 //
 // examples/<name>/ has a Caddyfile, the product's settings and a request.sh for each.
 //

@@ -168,7 +168,9 @@ func verifyStandardWebhooks(h http.Header, body, key []byte, now time.Time) bool
 	}
 	want := hmacSHA256(key, []byte(id), []byte("."), []byte(ts), []byte("."), body)
 	ok := false
+	// Entries are separated by spaces (the spec) or ", " (Supabase).
 	for _, s := range strings.Fields(sigs) {
+		s = strings.TrimSuffix(s, ",")
 		version, b64, found := strings.Cut(s, ",")
 		if !found || version != "v1" {
 			continue

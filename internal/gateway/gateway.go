@@ -185,6 +185,7 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 	if p != nil && p.Values != nil {
 		out.Values = p.Values
 	} else {
+		// A refused caller's fields are not read, not even for its answer.
 		out.Values = g.Mapping.NewValues(g.Route, RequestInfo(r))
 	}
 	reply, err := g.Mapping.Reply(out.Values, res)

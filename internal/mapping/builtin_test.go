@@ -206,7 +206,8 @@ func TestTwilioDialectOwnAnswers(t *testing.T) {
 // possibly without "+", read them as international; the others leave it to
 // the route (auto). A route's Assume wins. Each description says so.
 func TestBuiltinAssume(t *testing.T) {
-	want := map[string]string{"logto": AssumeInternational, "pingone": AssumeInternational, "rsa_am": AssumeInternational, "supabase": AssumeInternational}
+	want := map[string]string{"logto": AssumeInternational, "pingone": AssumeInternational, "rsa_am": AssumeInternational, "supabase": AssumeInternational,
+		"kannel": AssumeInternational, "jasmin": AssumeInternational}
 	for _, name := range mappings.Names() {
 		t.Run(name, func(t *testing.T) {
 			var calls []string
