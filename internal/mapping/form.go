@@ -67,7 +67,12 @@ var stdQuery = strings.Contains(os.Getenv("GODEBUG"), "urlmaxqueryparams")
 // unescaped keys and values share one buffer, and the first value of each
 // key one slice. It fails when ParseQuery would (a ';' in a pair, a bad
 // %-escape); the map it would return alongside is not needed then.
-func parseForm(body []byte) (url.Values, error) {
+func parseForm(body []byte) (url.Values, error) { return parseFormInto(body, nil, nil) }
+
+// parseFormInto is parseForm using vals and buf for the values and the
+// unescaped bytes when they are large enough. buf must not be written
+// again while the result is in use: the strings are views of it.
+func parseFormInto(body []byte, vals []string, buf []byte) (url.Values, error) {
 	if stdQuery {
 		return url.ParseQuery(string(body))
 	}
@@ -93,8 +98,13 @@ func parseForm(body []byte) (url.Values, error) {
 	if pairs == 0 {
 		return form, nil
 	}
-	vals := make([]string, pairs)
-	buf := make([]byte, 0, size)
+	if len(vals) < pairs {
+		vals = make([]string, pairs)
+	}
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0:size]
 	// Second pass: unescape into buf, which never grows, so each string
 	// made over its bytes stays valid and unchanged.
 	i := 0

@@ -29,6 +29,13 @@ func FuzzParseForm(f *testing.F) {
 
 func checkParseForm(t *testing.T, s string) {
 	want, wantErr := url.ParseQuery(s)
+	// Into storage that fits or not, as an Inbound's does.
+	var vals [3]string
+	var buf [16]byte
+	into, err := parseFormInto([]byte(s), vals[:], buf[:0])
+	if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(into, want) {
+		t.Fatalf("parseFormInto(%q) = %#v, %v; ParseQuery %#v, %v", s, into, err, want, wantErr)
+	}
 	got, err := parseForm([]byte(s))
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("parseForm(%q) error %v, ParseQuery error %v", s, err, wantErr)

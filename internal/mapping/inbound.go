@@ -53,7 +53,21 @@ type Inbound struct {
 	BasicUser  string
 	BasicPass  string
 	hasBasic   bool
+	// form is where a small form body's values are parsed to, in the
+	// Inbound's own allocation.
+	form struct {
+		vals [formVals]string
+		buf  [formBytes]byte
+		used bool
+	}
 }
+
+// Sizes of a form body parsed within the Inbound: an OTP request has a few
+// short fields.
+const (
+	formVals  = 6
+	formBytes = 192
+)
 
 // queryGet is Query().Get(key) without parsing (and allocating) an empty
 // query string.
@@ -130,7 +144,14 @@ func (m *Mapping) parseBody(in *Inbound) error {
 		if bytes.Count(body, []byte("&")) >= maxFormKeys {
 			return &InputError{Field: "body", Reason: "has too many form parameters", Problem: ProblemInvalid}
 		}
-		form, err := parseForm(body)
+		var form url.Values
+		var err error
+		if !in.form.used { // the inline storage is written once, never under live strings
+			in.form.used = true
+			form, err = parseFormInto(body, in.form.vals[:], in.form.buf[:0])
+		} else {
+			form, err = parseForm(body)
+		}
 		if err != nil {
 			return &InputError{Field: "body", Reason: "is not a valid form-encoded body", Problem: ProblemInvalid}
 		}
