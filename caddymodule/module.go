@@ -213,7 +213,8 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		// route.from and route.messaging_service_sid are the main account's
 		// configured sender; the sender actually used may differ per account.
 		Route: mapping.Route{Channel: h.Channel, StudioFlowSID: h.StudioFlowSID, AccountSID: h.Account.AccountSID,
-			Account: h.Account.Name, From: firstSender(&h.router.Main), MessagingServiceSID: h.Account.MessagingServiceSID},
+			Account: h.Account.Name, From: firstSender(&h.router.Main), MessagingServiceSID: h.Account.MessagingServiceSID,
+			Passthrough: h.Credentials == CredentialsPassthrough},
 		Router: h.router,
 		// KeepReplyBody: the Twilio-compatible dialect relays Twilio's own
 		// reply; it is stripped before anything is cached and never logged.

@@ -182,6 +182,28 @@ func TestTwilioStoredSenders(t *testing.T) {
 	if n := len(sim.records("")); n != 1 {
 		t.Errorf("%d requests at Twilio, want 1", n)
 	}
+
+	// The operator's account runs no caller-chosen call instructions.
+	calls := func(kv ...string) dialectRequest {
+		return dialectRequest{path: base + "/Calls.json", ctype: "application/x-www-form-urlencoded",
+			body: twForm(append([]string{"To", newNumber(t, "US"), "From", "+15005550006"}, kv...)...).Encode()}
+	}
+	for _, tt := range []struct {
+		name string
+		kv   []string
+		code string
+	}{
+		{"Url", []string{"Url", "https://example.com/twiml"}, "21205"},
+		{"ApplicationSid", []string{"ApplicationSid", "AP" + strings.Repeat("0", 32)}, "21205"},
+		{"Dial in TwiML", []string{"Twiml", "<Response><Dial>+15005550006</Dial></Response>"}, "12100"},
+		{"a Say that loops forever", []string{"Twiml", `<Response><Say loop="0">1 2 3</Say></Response>`}, "12100"},
+	} {
+		sim.Reset()
+		a := withKey(calls(tt.kv...))
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, tt.code) || len(sim.records("")) != 0 {
+			t.Errorf("%s with stored credentials: %d %s, want 400 with %s and nothing sent", tt.name, a.status, a.body, tt.code)
+		}
+	}
 }
 
 // TestTwilioEveryCreateParameter walks every Messages and Calls create

@@ -38,6 +38,8 @@ type Prepared struct {
 	// tracking), and DedupTag the send's dedup key, for the callback token.
 	Receipt  delivery.Token
 	DedupTag string
+	// UserAgent is a passthrough Twilio caller's own, passed on to Twilio.
+	UserAgent string
 }
 
 // ReadBody reads the body within the mapping's cap and, when rc is given,
@@ -125,6 +127,9 @@ func (g *Gateway) Prepare(r *http.Request, body []byte) (*Prepared, error) {
 			return p, err
 		}
 		p.Authorization = r.Header.Get("Authorization")
+		if _, passthrough := g.Credentials.(Passthrough); passthrough {
+			p.UserAgent = r.Header.Get("User-Agent")
+		}
 	}
 	if g.tracking() {
 		if err := g.takeReceipt(p); err != nil {

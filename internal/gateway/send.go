@@ -324,6 +324,7 @@ func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, erro
 		params.Set("StatusCallback", cb) // the adapter's own, carrying a signed token
 	}
 	req := a.NewRequest(p.API, params)
+	req.UserAgent = p.UserAgent
 	if p.API == twilio.Studio {
 		req.FlowSID = g.StudioFlowSID
 	}

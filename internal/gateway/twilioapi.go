@@ -129,7 +129,8 @@ func (g *Gateway) twilioParams(r *http.Request, body []byte, p *Prepared) error 
 		case !documented(k):
 			return &mapping.InputError{Field: k, Reason: "is not a parameter of Twilio's " + string(p.API) + " create", Problem: mapping.ProblemInvalid}
 		case !passthrough && (k == "Url" || k == "ApplicationSid" || k == "FallbackUrl" || k == "StatusCallback"):
-			return &mapping.InputError{Field: k, Reason: "is not accepted with the route's own credentials: the operator's account would run a caller-chosen URL", Problem: mapping.ProblemInvalid}
+			// "url" is the field name the Twilio dialect answers 21205 for.
+			return &mapping.InputError{Field: "url", Reason: k + " is not accepted with the route's own credentials: the operator's account would run a caller-chosen URL", Problem: mapping.ProblemInvalid}
 		}
 		p.Params[k] = form[k]
 	}

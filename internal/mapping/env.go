@@ -22,6 +22,9 @@ type Route struct {
 	AccountSID          string `expr:"account_sid"`
 	From                string `expr:"from"`
 	MessagingServiceSID string `expr:"messaging_service_sid"`
+	// Passthrough is true when the caller's own Twilio credentials send
+	// (the caller owns the account: its Url and TwiML are its own business).
+	Passthrough bool `expr:"passthrough"`
 }
 
 // Request is the inbound request's metadata, visible as request.*.

@@ -184,9 +184,14 @@ func (c *Client) Send(ctx context.Context, r *Request) (*Outcome, error) {
 	ctx = httptrace.WithClientTrace(ctx, &st.trace)
 
 	var header http.Header
-	if auth != nil {
+	switch {
+	case r.UserAgent != "":
+		// A Twilio-speaking caller's own client name goes to Twilio as it
+		// would without the adapter.
+		header = requestHeader([]string{r.UserAgent}, []string{basicValue(r.Username, r.Password)})
+	case auth != nil:
 		header = auth.header(c.userAgent) // shared and read-only, built once per account
-	} else {
+	default:
 		header = requestHeader(c.userAgent, []string{basicValue(r.Username, r.Password)})
 	}
 	// What http.NewRequestWithContext builds for a *bytes.Reader body, with

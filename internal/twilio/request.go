@@ -36,6 +36,9 @@ type Request struct {
 	Username, Password string
 	// Params is the form body.
 	Params url.Values
+	// UserAgent, when set, replaces the client's User-Agent: the caller's
+	// own, for a caller that speaks Twilio's API itself.
+	UserAgent string
 	// Auth, when built for exactly Username and Password (BasicAuth.For),
 	// supplies their Authorization header computed once; otherwise, or when
 	// nil, the header is computed for this request.
