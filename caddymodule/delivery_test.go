@@ -1,8 +1,12 @@
 package caddymodule
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +138,130 @@ http://localhost:9080 {
 	}
 	if refused := counterSum(m.callbacks, map[string]string{"result": "forged"}) + counterSum(m.callbacks, map[string]string{"result": "altered"}); refused < 3 {
 		t.Errorf("%v refused callbacks counted, want 3", refused)
+	}
+}
+
+// TestKannelReceipt: a Kannel caller's dlr-url gets Kannel's receipts (its
+// escapes filled in) once Twilio's status callbacks come in; the receipt goes
+// only to a host in receipt_hosts.
+func TestKannelReceipt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Caddy")
+	}
+	got := make(chan string, 8)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.RawQuery
+	}))
+	t.Cleanup(receiver.Close)
+	main := acct()
+	sim := newTestSim(t, main)
+	password := newToken()
+	noteSecret(password)
+	tester := startCaddy(t, `
+http://localhost:9080 {
+	route /cgi-bin/sendsms* {
+		twilio_sms kannel {
+			name            kannel-receipts
+			account_sid     `+main.SID+`
+			auth_token      `+main.AuthToken+`
+			from            +15005550006
+			api_url         `+sim.URL+`
+			caller_auth     params username tester password `+password+`
+			status_callback http://localhost:9080/cgi-bin/sendsms/twilio-status
+			receipt_hosts   127.0.0.1
+			rate_limit      destination off
+		}
+	}
+}`)
+	send := func(dlr string) dialectAnswer {
+		q := url.Values{"username": {"tester"}, "password": {password}, "to": {newNumber(t, "US")}, "text": {newMessage()},
+			"dlr-url": {dlr}, "dlr-mask": {"3"}}
+		return dialectSend(t, tester, dialectRequest{method: http.MethodGet, path: "/cgi-bin/sendsms?" + q.Encode()})
+	}
+	if a := send("http://example.com/dlr?s=%d"); a.status != http.StatusBadRequest {
+		t.Errorf("a dlr-url outside receipt_hosts: %d %s, want 400", a.status, a.body)
+	}
+	a := send(receiver.URL + "/dlr?status=%d&to=%p&id=%F")
+	if a.status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", a.status, a.body)
+	}
+	rec := lastRecord(t, sim)
+	select {
+	case q := <-got:
+		v, _ := url.ParseQuery(q)
+		if v.Get("status") != "1" || v.Get("id") != rec.Sid || v.Get("to") == "" {
+			t.Errorf("the receipt was %q, want status 1 (delivered), the number and id %s", q, rec.Sid)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no receipt reached the dlr-url")
+	}
+}
+
+// TestJasminReceipt: a Jasmin receiver that fails twice and then answers
+// ACK/Jasmin gets exactly three attempts of the terminal receipt.
+func TestJasminReceipt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Caddy")
+	}
+	var mu sync.Mutex
+	attempts := 0
+	done := make(chan url.Values, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.Form.Get("level") != "2" {
+			_, _ = io.WriteString(w, "ACK/Jasmin") // the smsc-level receipt, if any
+			return
+		}
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		if n < 3 {
+			http.Error(w, "not now", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ACK/Jasmin")
+		done <- r.Form
+	}))
+	t.Cleanup(receiver.Close)
+	main := acct()
+	sim := newTestSim(t, main)
+	password := newToken()
+	noteSecret(password)
+	tester := startCaddy(t, `
+http://localhost:9080 {
+	route /send* {
+		twilio_sms jasmin {
+			name            jasmin-receipts
+			account_sid     `+main.SID+`
+			auth_token      `+main.AuthToken+`
+			from            +15005550006
+			api_url         `+sim.URL+`
+			caller_auth     params username tester password `+password+`
+			status_callback http://localhost:9080/send/twilio-status
+			receipt_hosts   127.0.0.1
+			rate_limit      destination off
+		}
+	}
+}`)
+	q := url.Values{"username": {"tester"}, "password": {password}, "to": {newNumber(t, "US")}, "content": {newMessage()},
+		"dlr": {"yes"}, "dlr-url": {receiver.URL + "/dlr"}, "dlr-level": {"2"}}
+	a := dialectSend(t, tester, dialectRequest{method: http.MethodGet, path: "/send?" + q.Encode()})
+	if a.status != http.StatusOK {
+		t.Fatalf("send: %d %s", a.status, a.body)
+	}
+	select {
+	case f := <-done:
+		if f.Get("message_status") != "DELIVRD" || f.Get("id") != lastRecord(t, sim).Sid {
+			t.Errorf("receipt %v, want DELIVRD for the message", f)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the receipt never got its ACK/Jasmin")
+	}
+	time.Sleep(300 * time.Millisecond) // nothing more may come
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 3 {
+		t.Errorf("%d attempts, want exactly 3", attempts)
 	}
 }

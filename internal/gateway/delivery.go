@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/dedup"
@@ -42,7 +44,30 @@ func (g *Gateway) tracking() bool { return g.Delivery != nil }
 // parameters: the adapter's own callback takes its place, and the caller gets
 // the receipt forwarded (re-signed with its own token in passthrough). The
 // caller's URL must be allowed by receipt_hosts.
+//
+// A Kannel or Jasmin caller's dlr-url (the mapping's dlr_url field, with
+// dlr_mask or dlr_level and dlr_method) is taken the same way, spoken in its
+// own dialect.
 func (g *Gateway) takeReceipt(p *Prepared) error {
+	if url := p.Values.Field("dlr_url"); url != "" && g.Delivery.CallbackBase != "" {
+		dialect := g.Mapping.Name()
+		if dialect != delivery.DialectKannel && dialect != delivery.DialectJasmin {
+			return nil
+		}
+		if g.Delivery.Receipts == nil || !g.Delivery.Receipts.Allowed(url) {
+			return &mapping.InputError{Field: "dlr_url", Reason: "is not on a host this route forwards receipts to (receipt_hosts)", Problem: mapping.ProblemInvalid}
+		}
+		mask := p.Values.Field("dlr_mask")
+		if dialect == delivery.DialectJasmin {
+			if p.Values.Field("dlr") != "yes" {
+				return nil // Jasmin sends receipts only with dlr=yes
+			}
+			mask = p.Values.Field("dlr_level")
+		}
+		n, _ := strconv.Atoi(mask)
+		p.Receipt = delivery.Token{Receipt: url, Dialect: dialect, Mask: n, Method: strings.ToUpper(p.Values.Field("dlr_method"))}
+		return nil
+	}
 	cb := p.Params.Get("StatusCallback")
 	if cb == "" || g.Delivery.CallbackBase == "" {
 		return nil
