@@ -475,3 +475,14 @@ func TestParseOutcomeKeepsNoView(t *testing.T) {
 		t.Errorf("outcomes changed with the reply: %+v %+v", o, e)
 	}
 }
+
+func TestAppendFormAllocatesNothing(t *testing.T) {
+	v := url.Values{"To": {"+15005550006"}, "Body": {"Your code is 123456"}, "From": {"+15005550006"}}
+	buf := make([]byte, 0, 256)
+	if got := string(AppendForm(buf, v)); got != v.Encode() {
+		t.Fatalf("AppendForm = %q, want %q", got, v.Encode())
+	}
+	if n := testing.AllocsPerRun(100, func() { buf = AppendForm(buf[:0], v) }); n != 0 {
+		t.Errorf("AppendForm allocates %v times, want 0", n)
+	}
+}

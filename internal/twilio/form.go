@@ -83,3 +83,9 @@ func appendQueryEscape(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// AppendForm appends v's form encoding to dst: byte for byte what
+// url.Values.Encode returns (keys sorted, url.QueryEscape), without its
+// intermediate strings; with a buffer of the caller's, no allocation at all
+// (for example, to key duplicate suppression on the parameters).
+func AppendForm(dst []byte, v url.Values) []byte { return appendForm(dst, v) }
