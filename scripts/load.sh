@@ -4,7 +4,11 @@
 # in LATENCIES (default 2 ms, then 0: a fast upstream, where the front end's own
 # cost shows most):
 #   (a) the simulator directly,
-#   (b) Caddy's plain reverse_proxy in front of it,
+#   (b) Caddy's plain reverse_proxy in front of it (its defaults: at most 32
+#       idle upstream connections, so with more connections than that some
+#       are closed and reopened),
+#   (b') the same with keepalive_idle_conns_per_host 64, the adapter's own
+#       idle pool (PROXY64_ROW=0 leaves it out),
 #   (c) the twilio_sms adapter in front of it (generic mapping, duplicate
 #       suppression and the destination limit on, Caddy's log at its default
 #       level, so one INFO line per request),
@@ -31,8 +35,10 @@
 #   LATENCIES  simulator latencies, one phase each (default "2ms 0s")
 #   ROUNDS     rounds over the targets per phase, medians reported (default 3, at most 10)
 #   DEDUP_OFF_ROW  1 (default) adds row (d), 0 leaves it out
-#   MEM_N      requests of the memory run (default 100000, at most 1000000; 0 skips it)
-#   BASE_PORT  first of the loopback ports used (default 28080; uses BASE_PORT..+3, +9)
+#   PROXY64_ROW    1 (default) adds row (b'), 0 leaves it out
+#   MEM_N      requests of each part of the memory run (default 100000, at most
+#              1000000; 0 skips it): RSS and heap after 1,000, MEM_N and 2×MEM_N
+#   BASE_PORT  first of the loopback ports used (default 28080; uses BASE_PORT..+4, +9)
 #   CADDY_BIN  Caddy binary with the adapter (default ./caddy, built with
 #              ./xcaddy.sh when absent; REBUILD=1 rebuilds it)
 #   KEEP=1     keep the temporary directory (configs, logs, raw wrk output)
@@ -52,6 +58,7 @@ LATENCIES=${LATENCIES:-2ms 0s}
 BASE_PORT=${BASE_PORT:-28080}
 ROUNDS=${ROUNDS:-3}
 DEDUP_OFF_ROW=${DEDUP_OFF_ROW:-1}
+PROXY64_ROW=${PROXY64_ROW:-1}
 CADDY_BIN=${CADDY_BIN:-./caddy}
 
 die() { echo "load.sh: $*" >&2; exit 1; }
@@ -65,6 +72,7 @@ secs=${DURATION%s}
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && (( ROUNDS >= 1 && ROUNDS <= 10 )) || die "ROUNDS must be 1..10"
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] && (( BASE_PORT >= 1024 && BASE_PORT <= 65000 )) || die "BASE_PORT must be 1024..65000"
 [[ "$DEDUP_OFF_ROW" == 0 || "$DEDUP_OFF_ROW" == 1 ]] || die "DEDUP_OFF_ROW must be 0 or 1"
+[[ "$PROXY64_ROW" == 0 || "$PROXY64_ROW" == 1 ]] || die "PROXY64_ROW must be 0 or 1"
 nlat=0
 for lat in $LATENCIES; do
   [[ "$lat" =~ ^[0-9]+(ms|s)$ ]] || die "each of LATENCIES must be like 2ms or 0s, not $lat"
@@ -84,13 +92,13 @@ elif [[ -n "$(find caddymodule internal mappings cmd -name '*.go' -newer "$CADDY
   echo "warning: sources are newer than $CADDY_BIN; REBUILD=1 rebuilds it" >&2
 fi
 
-for p in 0 1 2 3 9; do
+for p in 0 1 2 3 4 9; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$((BASE_PORT + p))") 2>/dev/null; then
     die "port $((BASE_PORT + p)) is in use; choose another BASE_PORT"
   fi
 done
 
-SIM=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) ADAPTER=$((BASE_PORT + 3)) NODEDUP=$BASE_PORT
+SIM=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) ADAPTER=$((BASE_PORT + 3)) NODEDUP=$BASE_PORT PROXY64=$((BASE_PORT + 4))
 ADMIN=$((BASE_PORT + 9))
 ACCOUNT=AC00000000000000000000000000000001
 TOKEN=load-token
@@ -191,6 +199,17 @@ http://127.0.0.1:$PROXY {
 	reverse_proxy 127.0.0.1:$SIM
 }
 EOF
+  cat >"$tmp/proxy64.Caddyfile" <<EOF
+$global
+http://127.0.0.1:$PROXY64 {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$SIM {
+		transport http {
+			keepalive_idle_conns_per_host 64
+		}
+	}
+}
+EOF
   { echo "{
 	admin 127.0.0.1:$ADMIN
 	auto_https off
@@ -235,41 +254,54 @@ duplicates() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '/^caddy_twilio_s
 # run numbers every wrk run, for the codes; it is counted up outside the
 # $(...) subshells that call run_load and count.
 run=0
-# run_load name url prefix basic -> prints "rps p50_ms p99_ms non2xx requests reached"
+# CPU time (user + system, in clock ticks) a process has used so far.
+CLK_TCK=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# run_load name url prefix basic front_pid -> prints "rps p50_ms p99_ms non2xx
+# requests reached front_cpu_us sim_cpu_us": the last two are the CPU time
+# the front process (the simulator itself for (a)) and the simulator spent per
+# request, a figure the machine's other load disturbs far less than req/s.
 run_load() {
-  local name=$1 url=$2 prefix=$3 basic=$4 out="$tmp/$1.$run.txt" before after
-  before=$(accepted)
+  local name=$1 url=$2 prefix=$3 basic=$4 front=$5 out="$tmp/$1.$run.txt" before after f0 f1 s0 s1
+  before=$(accepted); f0=$(ticks "$front"); s0=$(ticks "$simulator_pid")
   timeout $((secs + 60)) wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" --latency -s "$tmp/unique.lua" "$url" -- "$run" "$prefix" "$basic" >"$out"
-  after=$(accepted)
-  awk -v reached=$((after - before)) '
+  after=$(accepted); f1=$(ticks "$front"); s1=$(ticks "$simulator_pid")
+  awk -v reached=$((after - before)) -v front=$((f1 - f0)) -v sim=$((s1 - s0)) -v hz="$CLK_TCK" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ {rps=$2}
     /^ +50%/ {p50=ms($2)}
     /^ +99%/ {p99=ms($2)}
     / requests in / {n=$1}
     /Non-2xx or 3xx responses:/ {bad=$NF}
-    /Socket errors:/ {bad += 0}
-    END {printf "%.0f %.2f %.2f %d %d %d\n", rps, p50, p99, bad+0, n, reached}' "$out"
+    END {
+      us = (n > 0) ? 1e6 / hz / n : 0
+      printf "%.0f %.2f %.2f %d %d %d %.1f %.1f\n", rps, p50, p99, bad+0, n, reached, front * us, sim * us
+    }' "$out"
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-targets="a b c"
-[[ "$DEDUP_OFF_ROW" == 1 ]] && targets="a b c d"
+targets="a b"
+[[ "$PROXY64_ROW" == 1 ]] && targets+=" p"
+targets+=" c"
+[[ "$DEDUP_OFF_ROW" == 1 ]] && targets+=" d"
 echo "load: wrk -t $THREADS -c $CONNS -d $DURATION, unique code per request, $ROUNDS rounds per latency ($LATENCIES), $(nproc) CPUs, load average $(loadavg)"
 summary=""
 for lat in $LATENCIES; do
   write_configs "$lat"
   start simulator
   start proxy
+  [[ "$PROXY64_ROW" == 1 ]] && start proxy64
   start adapter
   [[ "$DEDUP_OFF_ROW" == 1 ]] && start nodedup
   wait_up simulator "http://127.0.0.1:$SIM/_simulator/stats"
   wait_up proxy "http://127.0.0.1:$PROXY/_simulator/stats"
+  [[ "$PROXY64_ROW" == 1 ]] && wait_up proxy64 "http://127.0.0.1:$PROXY64/_simulator/stats"
   wait_up adapter "http://127.0.0.1:$ADMIN/config/"
   [[ "$DEDUP_OFF_ROW" == 1 ]] && wait_up nodedup "http://127.0.0.1:$NODEDUP/"
   check direct "http://127.0.0.1:$SIM$TWILIO_PATH" "${TWILIO_PREFIX}check$lat" "$BASIC" 201
   check reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "${TWILIO_PREFIX}check$lat" "$BASIC" 201
+  [[ "$PROXY64_ROW" == 1 ]] && check reverse_proxy_64 "http://127.0.0.1:$PROXY64$TWILIO_PATH" "${TWILIO_PREFIX}check$lat" "$BASIC" 201
   check adapter "http://127.0.0.1:$ADAPTER/sms" "${ADAPTER_PREFIX}check$lat" "" 200
   [[ "$DEDUP_OFF_ROW" == 1 ]] && check adapter_nodedup "http://127.0.0.1:$NODEDUP/sms" "${ADAPTER_PREFIX}check2$lat" "" 200
 
@@ -279,11 +311,14 @@ for lat in $LATENCIES; do
   # hits all of them; each figure below is the median over the rounds.
   : >"$tmp/rounds.txt"
   for round in $(seq "$ROUNDS"); do
-    run=$((run + 1)); echo "a $(run_load direct "http://127.0.0.1:$SIM$TWILIO_PATH" "$TWILIO_PREFIX" "$BASIC")" >>"$tmp/rounds.txt"
-    run=$((run + 1)); echo "b $(run_load reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "$TWILIO_PREFIX" "$BASIC")" >>"$tmp/rounds.txt"
-    run=$((run + 1)); echo "c $(run_load adapter "http://127.0.0.1:$ADAPTER/sms" "$ADAPTER_PREFIX" "")" >>"$tmp/rounds.txt"
+    run=$((run + 1)); echo "a $(run_load direct "http://127.0.0.1:$SIM$TWILIO_PATH" "$TWILIO_PREFIX" "$BASIC" "$simulator_pid")" >>"$tmp/rounds.txt"
+    run=$((run + 1)); echo "b $(run_load reverse_proxy "http://127.0.0.1:$PROXY$TWILIO_PATH" "$TWILIO_PREFIX" "$BASIC" "$proxy_pid")" >>"$tmp/rounds.txt"
+    if [[ "$PROXY64_ROW" == 1 ]]; then
+      run=$((run + 1)); echo "p $(run_load reverse_proxy_64 "http://127.0.0.1:$PROXY64$TWILIO_PATH" "$TWILIO_PREFIX" "$BASIC" "$proxy64_pid")" >>"$tmp/rounds.txt"
+    fi
+    run=$((run + 1)); echo "c $(run_load adapter "http://127.0.0.1:$ADAPTER/sms" "$ADAPTER_PREFIX" "" "$adapter_pid")" >>"$tmp/rounds.txt"
     if [[ "$DEDUP_OFF_ROW" == 1 ]]; then
-      run=$((run + 1)); echo "d $(run_load adapter_nodedup "http://127.0.0.1:$NODEDUP/sms" "$ADAPTER_PREFIX" "")" >>"$tmp/rounds.txt"
+      run=$((run + 1)); echo "d $(run_load adapter_nodedup "http://127.0.0.1:$NODEDUP/sms" "$ADAPTER_PREFIX" "" "$nodedup_pid")" >>"$tmp/rounds.txt"
     fi
     awk -v r="$round" -v n="$(wc -w <<<"$targets")" 'BEGIN { printf "  round %s:", r } { line[NR] = $0 } END { for (i = NR - n + 1; i <= NR; i++) { split(line[i], f, " "); printf "  %s %s req/s", f[1], f[2] } print "" }' "$tmp/rounds.txt"
   done
@@ -293,21 +328,33 @@ for lat in $LATENCIES; do
   }
   total() { awk -v t="$1" -v c="$2" '$1 == t { s += $c } END { print s + 0 }' "$tmp/rounds.txt"; }
   for t in $targets; do
-    read -r "${t}_rps" "${t}_p50" "${t}_p99" "${t}_bad" "${t}_n" "${t}_reached" <<<"$(median "$t" 2) $(median "$t" 3) $(median "$t" 4) $(total "$t" 5) $(total "$t" 6) $(total "$t" 7)"
+    read -r "${t}_rps" "${t}_p50" "${t}_p99" "${t}_bad" "${t}_n" "${t}_reached" "${t}_cpu" "${t}_sim" <<<"$(median "$t" 2) $(median "$t" 3) $(median "$t" 4) $(total "$t" 5) $(total "$t" 6) $(total "$t" 7) $(median "$t" 8) $(median "$t" 9)"
   done
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
   table=$(
-    printf '| simulator latency %s (median of %s rounds) | req/s | p50 ms | p99 ms | non-2xx | requests | reached the simulator |\n|---|---:|---:|---:|---:|---:|---:|\n' "$lat" "$ROUNDS"
-    printf '| (a) simulator direct | %s | %s | %s | %s | %s | %s |\n' "$a_rps" "$a_p50" "$a_p99" "$a_bad" "$a_n" "$a_reached"
-    printf '| (b) reverse_proxy → simulator | %s | %s | %s | %s | %s | %s |\n' "$b_rps" "$b_p50" "$b_p99" "$b_bad" "$b_n" "$b_reached"
-    printf '| (c) twilio_sms → simulator | %s | %s | %s | %s | %s | %s |\n' "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$c_n" "$c_reached"
+    printf '| simulator latency %s (median of %s rounds) | req/s | p50 ms | p99 ms | non-2xx | requests | reached the simulator | front CPU µs/req | simulator CPU µs/req |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n' "$lat" "$ROUNDS"
+    row() { # label target
+      local t=$2 v
+      printf '| %s |' "$1"
+      for v in rps p50 p99 bad n reached cpu sim; do local var="${t}_$v"; printf ' %s |' "${!var}"; done
+      echo
+    }
+    row "(a) simulator direct" a
+    row "(b) reverse_proxy → simulator" b
+    if [[ "$PROXY64_ROW" == 1 ]]; then
+      row "(b') reverse_proxy, 64 idle connections → simulator" p
+    fi
+    row "(c) twilio_sms → simulator" c
     if [[ "$DEDUP_OFF_ROW" == 1 ]]; then
-      printf '| (d) twilio_sms, dedup off → simulator | %s | %s | %s | %s | %s | %s |\n' "$d_rps" "$d_p50" "$d_p99" "$d_bad" "$d_n" "$d_reached"
+      row "(d) twilio_sms, dedup off → simulator" d
     fi
     echo
-    echo "adapter / reverse_proxy: throughput $(ratio "$c_rps" "$b_rps")×, p50 $(ratio "$c_p50" "$b_p50")×, p99 $(ratio "$c_p99" "$b_p99")×"
+    echo "adapter / reverse_proxy: throughput $(ratio "$c_rps" "$b_rps")×, p50 $(ratio "$c_p50" "$b_p50")×, p99 $(ratio "$c_p99" "$b_p99")×, front CPU per request $(ratio "$c_cpu" "$b_cpu")×"
+    if [[ "$PROXY64_ROW" == 1 ]]; then
+      echo "adapter / reverse_proxy with 64 idle connections: throughput $(ratio "$c_rps" "$p_rps")×, p50 $(ratio "$c_p50" "$p_p50")×, p99 $(ratio "$c_p99" "$p_p99")×, front CPU per request $(ratio "$c_cpu" "$p_cpu")×"
+    fi
     if [[ "$DEDUP_OFF_ROW" == 1 ]]; then
-      echo "adapter (dedup off) / reverse_proxy: throughput $(ratio "$d_rps" "$b_rps")×, p50 $(ratio "$d_p50" "$b_p50")×, p99 $(ratio "$d_p99" "$b_p99")×"
+      echo "adapter (dedup off) / reverse_proxy: throughput $(ratio "$d_rps" "$b_rps")×, p50 $(ratio "$d_p50" "$b_p50")×, p99 $(ratio "$d_p99" "$b_p99")×, front CPU per request $(ratio "$d_cpu" "$b_cpu")×"
     fi
     echo "reverse_proxy / direct: throughput $(ratio "$b_rps" "$a_rps")×"
     echo "adapter duplicates suppressed: $dups (must be 0: every code is new); load average $(loadavg) after"
@@ -326,6 +373,7 @@ for lat in $LATENCIES; do
   (( dups == 0 )) || echo "warning: the adapter answered $dups requests from its duplicate cache" >&2
   if [[ "$lat" != "${LATENCIES##* }" ]]; then
     stop simulator; stop proxy; stop adapter
+    [[ "$PROXY64_ROW" == 1 ]] && stop proxy64
     [[ "$DEDUP_OFF_ROW" == 1 ]] && stop nodedup
   fi
 done
@@ -350,13 +398,17 @@ if (( MEM_N > 0 )); then
   rss1=$(rss_kib); heap1=$(heap_kib)
   run=$((run + 1)); n2=$((n1 + $(count $((MEM_N - 1000)))))
   rss2=$(rss_kib); heap2=$(heap_kib)
+  run=$((run + 1)); n3=$((n2 + $(count "$MEM_N")))
+  rss3=$(rss_kib); heap3=$(heap_kib)
   echo
   echo "adapter memory (fresh process, $CONNS connections, unique codes, dedup window 5s):"
   printf '| after | VmRSS KiB | HeapInuse KiB |\n|---|---:|---:|\n'
-  printf '| start | %s | %s |\n| %s requests | %s | %s |\n| %s requests | %s | %s |\n' \
-    "$rss0" "$heap0" "$n1" "$rss1" "$heap1" "$n2" "$rss2" "$heap2"
-  echo "RSS growth from $n1 to $n2 requests: $(awk -v a="$rss1" -v b="$rss2" 'BEGIN { printf "%+.1f%% (%+d KiB)", (b - a) * 100 / a, b - a }')"
-  echo "HeapInuse growth from $n1 to $n2 requests: $(awk -v a="$heap1" -v b="$heap2" 'BEGIN { printf "%+.1f%% (%+d KiB)", (b - a) * 100 / a, b - a }')"
+  printf '| start | %s | %s |\n| %s requests | %s | %s |\n| %s requests | %s | %s |\n| %s requests | %s | %s |\n' \
+    "$rss0" "$heap0" "$n1" "$rss1" "$heap1" "$n2" "$rss2" "$heap2" "$n3" "$rss3" "$heap3"
+  # The duplicate cache fills up to (rate × window) entries in the first
+  # seconds; flat means no growth after that, from n2 to n3.
+  echo "RSS growth from $n2 to $n3 requests: $(awk -v a="$rss2" -v b="$rss3" 'BEGIN { printf "%+.1f%% (%+d KiB)", (b - a) * 100 / a, b - a }')"
+  echo "HeapInuse growth from $n2 to $n3 requests: $(awk -v a="$heap2" -v b="$heap3" 'BEGIN { printf "%+.1f%% (%+d KiB)", (b - a) * 100 / a, b - a }')"
 fi
 
 echo
