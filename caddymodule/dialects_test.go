@@ -781,13 +781,62 @@ func twilioMessageXML(sid, to, from, text string) func(*testing.T, string, []sim
 // operators copy, so they must validate and work as shipped. CI builds the
 // binary first and sets CADDY_BIN.
 func TestDialectsBuiltBinary(t *testing.T) {
+	bin := builtBinary(t, "bash", "curl", "base64")
+	sms := `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued","api":"messages"\}`
+	examples := []struct {
+		product  string
+		variants []exampleVariant
+	}{
+		{"adselfservice", []exampleVariant{
+			{"form", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"get", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"json", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+			{"xml", "200", `<sid>SM[0-9a-f]{32}</sid>`},
+		}},
+		{"pingone", []exampleVariant{
+			{"sms", "200", sms},
+			{"studio", "200", `\{"ok":true,"sid":"FN[0-9a-f]{32}","status":"active","api":"studio"\}`},
+			{"voice", "200", `\{"ok":true,"sid":"CA[0-9a-f]{32}","status":"queued","api":"calls"\}`},
+			{"json", "200", sms},
+		}},
+		{"custom", []exampleVariant{
+			{"482913", "200", `\{"result":"OK","ref":"SM[0-9a-f]{32}"\}`},
+		}},
+		{"netiq", []exampleVariant{
+			{"form", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
+			{"copilot", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"accepted"\}`},
+			{"json", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
+		}},
+		{"logto", []exampleVariant{
+			{"SignIn", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+			{"Register", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+			{"MfaVerification", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
+		}},
+		{"twilio", []exampleVariant{
+			{"json", "201", `\{.*"sid":"SM[0-9a-f]{32}".*\}`},
+			{"xml", "201", `(?s)<\?xml version='1.0' encoding='UTF-8'\?>\n<TwilioResponse><Message>.*<Sid>SM[0-9a-f]{32}</Sid>.*</Message></TwilioResponse>`},
+			{"call", "201", `\{"sid":"CA[0-9a-f]{32}".*\}`},
+		}},
+	}
+	for _, ex := range examples {
+		t.Run(ex.product, func(t *testing.T) { runExample(t, bin, ex.product, ex.variants) })
+	}
+}
+
+// exampleVariant is one argument of an example's request.sh and the answer
+// it must give: the status line and a regular expression for the whole body.
+type exampleVariant struct{ arg, status, body string }
+
+// builtBinary is CADDY_BIN as an absolute path (relative to this package's
+// folder, or else to the repository root where ./xcaddy.sh writes ./caddy),
+// or skips the test when it or one of the request.sh tools is missing.
+func builtBinary(t *testing.T, tools ...string) string {
+	t.Helper()
 	bin := os.Getenv("CADDY_BIN")
 	if bin == "" {
 		t.Skip("CADDY_BIN is not set: build the binary (./xcaddy.sh) and run with CADDY_BIN=$PWD/caddy to test the examples against it")
 	}
 	if !filepath.IsAbs(bin) {
-		// Relative to this package's folder, or else to the repository root
-		// where ./xcaddy.sh writes ./caddy.
 		if _, err := os.Stat(bin); err != nil {
 			bin = filepath.Join("..", bin)
 		}
@@ -799,120 +848,93 @@ func TestDialectsBuiltBinary(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("CADDY_BIN: %v: build the binary first (./xcaddy.sh)", err)
 	}
-	for _, tool := range []string{"bash", "curl", "base64"} {
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("request.sh needs %s: %v", tool, err)
 		}
 	}
-	type variant struct {
-		arg    string
-		status string
-		body   string // regular expression for the whole body
-	}
-	sms := `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued","api":"messages"\}`
-	examples := []struct {
-		product  string
-		variants []variant
-	}{
-		{"adselfservice", []variant{
-			{"form", "200", `<sid>SM[0-9a-f]{32}</sid>`},
-			{"get", "200", `<sid>SM[0-9a-f]{32}</sid>`},
-			{"json", "200", `<sid>SM[0-9a-f]{32}</sid>`},
-			{"xml", "200", `<sid>SM[0-9a-f]{32}</sid>`},
-		}},
-		{"pingone", []variant{
-			{"sms", "200", sms},
-			{"studio", "200", `\{"ok":true,"sid":"FN[0-9a-f]{32}","status":"active","api":"studio"\}`},
-			{"voice", "200", `\{"ok":true,"sid":"CA[0-9a-f]{32}","status":"queued","api":"calls"\}`},
-			{"json", "200", sms},
-		}},
-		{"custom", []variant{
-			{"482913", "200", `\{"result":"OK","ref":"SM[0-9a-f]{32}"\}`},
-		}},
-		{"netiq", []variant{
-			{"form", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
-			{"copilot", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"accepted"\}`},
-			{"json", "200", `\{"ok":true,"status":"sent","sid":"SM[0-9a-f]{32}","twilio_status":"queued"\}`},
-		}},
-		{"logto", []variant{
-			{"SignIn", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
-			{"Register", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
-			{"MfaVerification", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"accepted"\}`},
-		}},
-		{"twilio", []variant{
-			{"json", "201", `\{.*"sid":"SM[0-9a-f]{32}".*\}`},
-			{"xml", "201", `(?s)<\?xml version='1.0' encoding='UTF-8'\?>\n<TwilioResponse><Message>.*<Sid>SM[0-9a-f]{32}</Sid>.*</Message></TwilioResponse>`},
-			{"call", "201", `\{"sid":"CA[0-9a-f]{32}".*\}`},
-		}},
-	}
-	for _, ex := range examples {
-		t.Run(ex.product, func(t *testing.T) {
-			dir := filepath.Join("..", "examples", ex.product)
-			caddyfile := filepath.Join(dir, "Caddyfile")
-			for _, f := range []string{caddyfile, filepath.Join(dir, "README.md"), filepath.Join(dir, "request.sh")} {
-				if _, err := os.Stat(f); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// As an operator would: no environment overrides.
-			validate := exec.Command(bin, "validate", "--config", caddyfile, "--adapter", "caddyfile")
-			validate.Env = exampleEnv()
-			if out, err := validate.CombinedOutput(); err != nil {
-				t.Fatalf("caddy validate: %v\n%s", err, out)
-			}
+	return bin
+}
 
-			port, simPort := freePort(t), freePort(t)
-			run := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
-			run.Env = append(exampleEnv(), "PORT="+port, "SIM_PORT="+simPort, "ADMIN=off")
-			var logs lockedBuffer
-			run.Stdout, run.Stderr = &logs, &logs
-			if err := run.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- run.Wait() }()
-			t.Cleanup(func() {
-				_ = run.Process.Signal(os.Interrupt)
-				select {
-				case <-exited:
-				case <-time.After(10 * time.Second):
-					_ = run.Process.Kill()
-					<-exited
-				}
-				if t.Failed() {
-					t.Logf("caddy output:\n%s", logs.String())
-				}
-			})
-			for _, p := range []string{port, simPort} {
-				waitListening(t, "127.0.0.1:"+p, exited)
-			}
+// runExample checks examples/<product>/ as an operator would meet it: the
+// Caddyfile validates with the built binary and `caddy fmt` leaves it as it
+// is; then the binary runs it (on free ports, no environment overrides) and
+// every variant of request.sh gets its answer. It returns the adapter's port,
+// for checks of the example's own.
+func runExample(t *testing.T, bin, product string, variants []exampleVariant) string {
+	t.Helper()
+	dir := filepath.Join("..", "examples", product)
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	for _, f := range []string{caddyfile, filepath.Join(dir, "README.md"), filepath.Join(dir, "request.sh")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	validate := exec.Command(bin, "validate", "--config", caddyfile, "--adapter", "caddyfile")
+	validate.Env = exampleEnv()
+	if out, err := validate.CombinedOutput(); err != nil {
+		t.Fatalf("caddy validate: %v\n%s", err, out)
+	}
+	original, err := os.ReadFile(caddyfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if formatted, err := exec.Command(bin, "fmt", caddyfile).Output(); err != nil {
+		t.Fatalf("caddy fmt: %v", err)
+	} else if string(formatted) != string(original) {
+		t.Errorf("caddy fmt would change the Caddyfile; it would write:\n%s", formatted)
+	}
 
-			for _, v := range ex.variants {
-				t.Run(v.arg, func(t *testing.T) {
-					sh := exec.Command("bash", filepath.Join(dir, "request.sh"), v.arg)
-					sh.Env = append(exampleEnv(), "ADAPTER=http://127.0.0.1:"+port)
-					var stderr strings.Builder
-					sh.Stderr = &stderr
-					out, err := sh.Output()
-					if err != nil {
-						t.Fatalf("request.sh %s: %v\n%s", v.arg, err, stderr.String())
-					}
-					text := strings.TrimRight(string(out), "\n")
-					i := strings.LastIndexByte(text, '\n')
-					if i < 0 {
-						t.Fatalf("request.sh printed no status line: %q", text)
-					}
-					body, status := text[:i], text[i+1:]
-					if status != v.status {
-						t.Errorf("status %s, want %s (body %s)", status, v.status, body)
-					}
-					if !regexp.MustCompile(`^(?:` + v.body + `)$`).MatchString(body) {
-						t.Errorf("body %s\ndoes not match %s", body, v.body)
-					}
-				})
+	port, simPort := freePort(t), freePort(t)
+	run := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	run.Env = append(exampleEnv(), "PORT="+port, "SIM_PORT="+simPort, "ADMIN=off")
+	var logs lockedBuffer
+	run.Stdout, run.Stderr = &logs, &logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- run.Wait() }()
+	t.Cleanup(func() {
+		_ = run.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = run.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("caddy output:\n%s", logs.String())
+		}
+	})
+	for _, p := range []string{port, simPort} {
+		waitListening(t, "127.0.0.1:"+p, exited)
+	}
+	for _, v := range variants {
+		t.Run(v.arg, func(t *testing.T) {
+			sh := exec.Command("bash", filepath.Join(dir, "request.sh"), v.arg)
+			sh.Env = append(exampleEnv(), "ADAPTER=http://127.0.0.1:"+port)
+			var stderr strings.Builder
+			sh.Stderr = &stderr
+			out, err := sh.Output()
+			if err != nil {
+				t.Fatalf("request.sh %s: %v\n%s", v.arg, err, stderr.String())
+			}
+			text := strings.TrimRight(string(out), "\n")
+			i := strings.LastIndexByte(text, '\n')
+			if i < 0 {
+				t.Fatalf("request.sh printed no status line: %q", text)
+			}
+			body, status := text[:i], text[i+1:]
+			if status != v.status {
+				t.Errorf("status %s, want %s (body %s)", status, v.status, body)
+			}
+			if !regexp.MustCompile(`^(?:` + v.body + `)$`).MatchString(body) {
+				t.Errorf("body %s\ndoes not match %s", body, v.body)
 			}
 		})
 	}
+	return port
 }
 
 // exampleEnv is the test's environment without the variables the examples
@@ -922,7 +944,8 @@ func exampleEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "PORT", "SIM_PORT", "ADMIN", "ADAPTER", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TO", "FROM", "MESSAGE":
+		case "PORT", "SIM_PORT", "ADMIN", "ADAPTER", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TO", "FROM", "MESSAGE",
+			"CODE", "PASSWORD", "SECRET", "KEY", "TOKEN":
 			continue
 		}
 		env = append(env, kv)

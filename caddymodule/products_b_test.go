@@ -15,14 +15,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -899,143 +894,39 @@ func TestProductBMarkers(t *testing.T) {
 // the example's request.sh against it. CI builds the binary first and sets
 // CADDY_BIN.
 func TestProductBExamples(t *testing.T) {
-	bin := os.Getenv("CADDY_BIN")
-	if bin == "" {
-		t.Skip("CADDY_BIN is not set: build the binary (./xcaddy.sh) and run with CADDY_BIN=$PWD/caddy to test the examples against it")
-	}
-	if !filepath.IsAbs(bin) {
-		if _, err := os.Stat(bin); err != nil {
-			bin = filepath.Join("..", bin)
-		}
-	}
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("CADDY_BIN: %v: build the binary first (./xcaddy.sh)", err)
-	}
-	for _, tool := range []string{"bash", "curl", "base64"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("request.sh needs %s: %v", tool, err)
-		}
-	}
-	type variant struct{ arg, status, body string }
+	bin := builtBinary(t, "bash", "curl", "base64")
 	examples := []struct {
 		product  string
-		variants []variant
+		variants []exampleVariant
 	}{
-		{"fusionauth", []variant{
+		{"fusionauth", []exampleVariant{
 			{"sms", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued","api":"messages"\}`},
 			{"voice", "200", `\{"ok":true,"sid":"CA[0-9a-f]{32}","status":"queued","api":"calls"\}`},
 		}},
-		{"authentik", []variant{
+		{"authentik", []exampleVariant{
 			{"bearer", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued"\}`},
 			{"basic", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued"\}`},
 			{"invalid", "400", `This phone number is not valid\. Check it and try again\.`},
 		}},
-		{"kratos", []variant{
+		{"kratos", []exampleVariant{
 			{"form", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued"\}`},
 			{"json", "200", `\{"ok":true,"sid":"SM[0-9a-f]{32}","status":"queued"\}`},
 		}},
-		{"privacyidea", []variant{
+		{"privacyidea", []exampleVariant{
 			{"get", "200", `OK SM[0-9a-f]{32}`},
 			{"post", "200", `OK SM[0-9a-f]{32}`},
 			{"json", "200", `OK SM[0-9a-f]{32}`},
 		}},
-		{"rsa_am", []variant{
+		{"rsa_am", []exampleVariant{
 			{"get", "200", `RESULT:OK`},
 			{"post", "200", `RESULT:OK`},
 			{"forged", "401", `RESULT:ERROR 20003 .*`},
 		}},
 	}
-	env := func() []string {
-		var out []string
-		for _, kv := range os.Environ() {
-			name, _, _ := strings.Cut(kv, "=")
-			switch name {
-			case "PORT", "SIM_PORT", "ADMIN", "ADAPTER", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TO", "FROM", "MESSAGE", "CODE", "PASSWORD", "TOKEN":
-				continue
-			}
-			out = append(out, kv)
-		}
-		return out
-	}
 	for _, ex := range examples {
 		t.Run(ex.product, func(t *testing.T) {
-			dir := filepath.Join("..", "examples", ex.product)
-			caddyfile := filepath.Join(dir, "Caddyfile")
-			for _, f := range []string{caddyfile, filepath.Join(dir, "README.md"), filepath.Join(dir, "request.sh")} {
-				if _, err := os.Stat(f); err != nil {
-					t.Fatal(err)
-				}
-			}
-			validate := exec.Command(bin, "validate", "--config", caddyfile, "--adapter", "caddyfile")
-			validate.Env = env()
-			if out, err := validate.CombinedOutput(); err != nil {
-				t.Fatalf("caddy validate: %v\n%s", err, out)
-			}
-			original, err := os.ReadFile(caddyfile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formatted, err := exec.Command(bin, "fmt", caddyfile).Output()
-			if err != nil {
-				t.Fatalf("caddy fmt: %v", err)
-			}
-			if string(formatted) != string(original) {
-				t.Errorf("caddy fmt would change the Caddyfile:\n%s", lineDiff(string(original), string(formatted)))
-			}
-
-			port, simPort := freePort(t), freePort(t)
-			run := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
-			run.Env = append(env(), "PORT="+port, "SIM_PORT="+simPort, "ADMIN=off")
-			var logs lockedBuffer
-			run.Stdout, run.Stderr = &logs, &logs
-			if err := run.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- run.Wait() }()
-			t.Cleanup(func() {
-				_ = run.Process.Signal(os.Interrupt)
-				select {
-				case <-exited:
-				case <-time.After(10 * time.Second):
-					_ = run.Process.Kill()
-					<-exited
-				}
-				if t.Failed() {
-					t.Logf("caddy output:\n%s", logs.String())
-				}
-			})
-			for _, p := range []string{port, simPort} {
-				waitListening(t, "127.0.0.1:"+p, exited)
-			}
-			for _, v := range ex.variants {
-				t.Run(v.arg, func(t *testing.T) {
-					sh := exec.Command("bash", filepath.Join(dir, "request.sh"), v.arg)
-					sh.Env = append(env(), "ADAPTER=http://127.0.0.1:"+port)
-					var stderr strings.Builder
-					sh.Stderr = &stderr
-					out, err := sh.Output()
-					if err != nil {
-						t.Fatalf("request.sh %s: %v\n%s", v.arg, err, stderr.String())
-					}
-					text := strings.TrimRight(string(out), "\n")
-					i := strings.LastIndexByte(text, '\n')
-					if i < 0 {
-						t.Fatalf("request.sh printed no status line: %q", text)
-					}
-					body, status := text[:i], text[i+1:]
-					if status != v.status {
-						t.Errorf("status %s, want %s (body %s)", status, v.status, body)
-					}
-					if !regexp.MustCompile(`^(?:` + v.body + `)$`).MatchString(body) {
-						t.Errorf("body %s\ndoes not match %s", body, v.body)
-					}
-				})
-			}
+			port := runExample(t, bin, ex.product, ex.variants)
+			_ = port
 		})
 	}
 }
