@@ -136,17 +136,17 @@ func (h *Handler) setPlaceholders(r *http.Request, res *mapping.Result) {
 // logRequest writes one line per request: what happened, never the message,
 // the code, a token or a whole phone number (the destination is masked).
 func (h *Handler) logRequest(v *mapping.Values, res *mapping.Result, took time.Duration) {
-	to := ""
-	if v != nil {
-		to = phone.Mask(v.Field("to"))
-	}
 	level := zap.InfoLevel
 	if !res.OK {
 		level = zap.WarnLevel
 	}
 	ce := h.logger.Check(level, "twilio_sms")
 	if ce == nil {
-		return
+		return // the level drops the line: nothing to mask
+	}
+	to := ""
+	if v != nil {
+		to = phone.Mask(v.Field("to"))
 	}
 	ce.Write(
 		zap.String("route", h.Name),

@@ -154,9 +154,11 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 			caller, ok = "dry-run", true // an operator's preview carries no caller credential
 		}
 	}
-	var ie *mapping.InputError
+	// ie is declared on the error paths only: errors.As makes it escape, and
+	// a declaration here would cost every request an allocation.
 	switch {
 	case err != nil:
+		var ie *mapping.InputError
 		errors.As(err, &ie)
 		invalid(res, ie)
 	case !ok:
@@ -173,6 +175,7 @@ func (g *Gateway) Serve(in Inbound, mode Mode) *Outcome {
 		}
 	default:
 		if p, err = g.Prepare(r, body); err != nil {
+			var ie *mapping.InputError
 			if !errors.As(err, &ie) {
 				out.Err = g.runtimeError("request", err)
 				return out

@@ -78,7 +78,10 @@ func (g *Gateway) deliver(ctx context.Context, caller string, p *Prepared, res *
 		*res = *send()
 		return
 	}
-	parts := dedupParts(g.Credentials.Sender(p), string(p.API), p.Params.Encode())
+	// The parameters' form encoding (what url.Values.Encode returns) keys
+	// the cache; AppendForm builds it without Encode's intermediate strings.
+	var form [512]byte
+	parts := dedupParts(g.Credentials.Sender(p), string(p.API), string(twilio.AppendForm(form[:0], p.Params)))
 	if g.Shared != nil {
 		handled, err := g.sharedDedup(ctx, parts, p.Authorization, res, send)
 		if err != nil {
@@ -332,12 +335,22 @@ func (g *Gateway) Build(a *dispatch.Account, p *Prepared) (*twilio.Request, erro
 }
 
 // fillResult turns the dispatcher's result into the mapping's view of it.
+// noSender is dispatch's NoSenderError in err's chain, or nil. Its own
+// function because errors.As moves the target to the heap: declared in
+// fillResult, that would cost every send an allocation.
+func noSender(err error) *dispatch.NoSenderError {
+	var nse *dispatch.NoSenderError
+	if errors.As(err, &nse) {
+		return nse
+	}
+	return nil
+}
+
 func fillResult(res *mapping.Result, dr *dispatch.Result) {
 	if dr.Account != nil {
 		res.Account, res.AccountSID = dr.Account.Name, dr.Account.AccountSID
 	}
 	out := dr.Outcome
-	var nse *dispatch.NoSenderError
 	switch {
 	case out != nil && out.Accepted:
 		res.OK, res.Outcome = true, mapping.OutcomeAccepted
@@ -357,8 +370,8 @@ func fillResult(res *mapping.Result, dr *dispatch.Result) {
 		if res.ErrorMessage == "" {
 			res.ErrorMessage = "Twilio answered HTTP " + strconv.Itoa(out.HTTPStatus)
 		}
-	case errors.As(dr.Err, &nse):
-		res.Invalid(NoSender(nse))
+	case noSender(dr.Err) != nil:
+		res.Invalid(NoSender(noSender(dr.Err)))
 	case errors.Is(dr.Err, dispatch.ErrBreakerOpen), errors.Is(dr.Err, dispatch.ErrQueueFull), errors.Is(dr.Err, dispatch.ErrNoBudget):
 		res.Outcome, res.ErrorCode = mapping.OutcomeUnavailable, CodeUnavailable
 		res.Reason = "Twilio is unavailable or overloaded right now; nothing was sent"
