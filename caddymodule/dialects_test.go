@@ -40,6 +40,19 @@ type dialectRequest struct {
 	body   string
 	// user and pass are the Basic credentials the product sends ("" = none).
 	user, pass string
+	// header holds more request headers (signatures, bearer tokens, header
+	// secrets).
+	header map[string]string
+}
+
+// headers reads "Name: value" lines into a dialectRequest's header.
+func headers(lines ...string) map[string]string {
+	h := make(map[string]string, len(lines))
+	for _, l := range lines {
+		name, value, _ := strings.Cut(l, ":")
+		h[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	}
+	return h
 }
 
 // twilioCall is one request Twilio must have received.
@@ -58,8 +71,13 @@ type dialectCase struct {
 	body   func(recs []simulator.Record) string
 	// check replaces body where the answer holds what only Twilio knows
 	// (dates): it checks the answer against the records.
-	check  func(t *testing.T, body string, recs []simulator.Record)
+	check func(t *testing.T, body string, recs []simulator.Record)
+	// header lists answer headers the product acts on ("" means absent,
+	// "*" present with any value).
+	header map[string]string
 	twilio []twilioCall
+	// fault, when set, is what the simulator does to the first request.
+	fault *simulator.Fault
 }
 
 // dialectAnswer is what the product got.
@@ -89,6 +107,9 @@ func dialectSend(t *testing.T, tester *caddytest.Tester, q dialectRequest) diale
 	if q.user != "" {
 		req.SetBasicAuth(q.user, q.pass)
 	}
+	for k, v := range q.header {
+		req.Header.Set(k, v)
+	}
 	resp, err := doRetryingStale(tester.Client, req, q.body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, q.path, err)
@@ -108,6 +129,11 @@ func runDialect(t *testing.T, tester *caddytest.Tester, sim *testSim, cases []di
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sim.Reset()
+			if tc.fault != nil {
+				f := *tc.fault
+				f.Count = 1
+				sim.SetFault("", f)
+			}
 			a := dialectSend(t, tester, tc.req)
 			recs := sim.records("")
 			checkTwilioCalls(t, recs, tc.twilio)
@@ -117,7 +143,13 @@ func runDialect(t *testing.T, tester *caddytest.Tester, sim *testSim, cases []di
 			if got := a.header.Get("Content-Type"); got != tc.ctype {
 				t.Errorf("Content-Type %q, want %q", got, tc.ctype)
 			}
+			for k, v := range tc.header {
+				if got := a.header.Get(k); got != v && (v != "*" || got == "") {
+					t.Errorf("%s %q, want %q", k, got, v)
+				}
+			}
 			if len(recs) != len(tc.twilio) {
+				t.Logf("answer %s", a.body)
 				return // the body would name a record that is not there
 			}
 			if tc.check != nil {

@@ -13,109 +13,15 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/mapping"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/simulator"
 )
-
-// pbRequest is what a product sends: dialectRequest with headers of its own.
-type pbRequest struct {
-	method string // default POST
-	path   string
-	ctype  string
-	body   string
-	// user and pass are the Basic credentials ("" = none).
-	user, pass string
-	// header holds more headers, "Name: value".
-	header []string
-}
-
-// pbCase is one request and what both sides must see.
-type pbCase struct {
-	name   string
-	req    pbRequest
-	status int
-	ctype  string
-	body   func(recs []simulator.Record) string
-	// header lists answer headers that must have these values.
-	header map[string]string
-	twilio []twilioCall
-}
-
-func pbSend(t *testing.T, tester *caddytest.Tester, q pbRequest) dialectAnswer {
-	t.Helper()
-	method := q.method
-	if method == "" {
-		method = http.MethodPost
-	}
-	var body io.Reader
-	if q.body != "" {
-		body = strings.NewReader(q.body)
-	}
-	req, err := http.NewRequest(method, caddyBase+q.path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.ctype != "" {
-		req.Header.Set("Content-Type", q.ctype)
-	}
-	if q.user != "" {
-		req.SetBasicAuth(q.user, q.pass)
-	}
-	for _, h := range q.header {
-		name, value, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
-	}
-	resp, err := doRetryingStale(tester.Client, req, q.body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, q.path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dialectAnswer{status: resp.StatusCode, header: resp.Header, body: string(b)}
-}
-
-// pbRun replays every case against the Caddy already running, with an empty
-// simulator log before each.
-func pbRun(t *testing.T, tester *caddytest.Tester, sim *testSim, cases []pbCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			sim.Reset()
-			a := pbSend(t, tester, tc.req)
-			recs := sim.records("")
-			checkTwilioCalls(t, recs, tc.twilio)
-			if a.status != tc.status {
-				t.Errorf("status %d, want %d (body %s)", a.status, tc.status, a.body)
-			}
-			if got := a.header.Get("Content-Type"); got != tc.ctype {
-				t.Errorf("Content-Type %q, want %q", got, tc.ctype)
-			}
-			for name, want := range tc.header {
-				if got := a.header.Get(name); got != want {
-					t.Errorf("%s %q, want %q", name, got, want)
-				}
-			}
-			if len(recs) != len(tc.twilio) {
-				return // the body would name a record that is not there
-			}
-			if want := tc.body(recs); a.body != want {
-				t.Errorf("answer\n got %s\nwant %s", a.body, want)
-			}
-		})
-	}
-}
 
 // pbBearer is an Authorization header line.
 func pbBearer(token string) string { return "Authorization: Bearer " + token }
@@ -205,14 +111,14 @@ func TestProductBFusionAuth(t *testing.T) {
 		}
 		return string(b)
 	}
-	fa := func(path, body string) pbRequest {
-		return pbRequest{path: path, ctype: pbJSON, user: "fusionauth", pass: pass, body: body}
+	fa := func(path, body string) dialectRequest {
+		return dialectRequest{path: path, ctype: pbJSON, user: "fusionauth", pass: pass, body: body}
 	}
 	call := func(twiml string) []twilioCall {
 		return []twilioCall{{api: "calls", path: dialectCalls(sid), authUser: sid,
 			form: twForm("To", dest, "From", pbSender, "Twiml", twiml, "TimeLimit", "120")}}
 	}
-	cases := []pbCase{
+	cases := []dialectCase{
 		{name: "documented SMS payload with a national number",
 			req: fa("/fusionauth", payload("code", code, "phoneNumber", pbNational(dest), "message", voice,
 				"textMessage", text, "type", "SMS", "userId", userID)),
@@ -228,11 +134,11 @@ func TestProductBFusionAuth(t *testing.T) {
 			status: 200, ctype: pbJSON, body: pbOK("queued", "calls"),
 			twilio: call("<Response><Say>Your verification code is " + spacedCode(code) + "</Say></Response>")},
 		{name: "Voice without message speaks textMessage, in the route's voice",
-			req:    pbRequest{path: "/fusionauth/passthrough", ctype: pbJSON, user: sid, pass: token, body: payload("code", code, "phoneNumber", dest, "textMessage", text, "type", "Voice")},
+			req:    dialectRequest{path: "/fusionauth/passthrough", ctype: pbJSON, user: sid, pass: token, body: payload("code", code, "phoneNumber", dest, "textMessage", text, "type", "Voice")},
 			status: 200, ctype: pbJSON, body: pbOK("queued", "calls"),
 			twilio: call(`<Response><Say voice="Polly.Joanna">Two Factor Code: ` + code + `</Say></Response>`)},
 		{name: "Basic auth carrying the Twilio credentials",
-			req:    pbRequest{path: "/fusionauth/passthrough", ctype: pbJSON, user: sid, pass: token, body: payload("phoneNumber", dest, "textMessage", text, "type", "SMS")},
+			req:    dialectRequest{path: "/fusionauth/passthrough", ctype: pbJSON, user: sid, pass: token, body: payload("phoneNumber", dest, "textMessage", text, "type", "SMS")},
 			status: 200, ctype: pbJSON, body: pbOK("queued", "messages"),
 			twilio: pbSMS(sid, "To", dest, "From", pbSender, "Body", text)},
 		{name: "Twilio refuses the number",
@@ -253,15 +159,15 @@ func TestProductBFusionAuth(t *testing.T) {
 			req:    fa("/fusionauth", payload("phoneNumber", dest, "textMessage", text, "type", "Email")),
 			status: 400, ctype: pbJSON, body: pbError("invalid", "type", 20001, `field "type" does not have the expected format`, "")},
 		{name: "no Basic auth: refused before Twilio",
-			req:    pbRequest{path: "/fusionauth", ctype: pbJSON, body: payload("phoneNumber", dest, "textMessage", text)},
+			req:    dialectRequest{path: "/fusionauth", ctype: pbJSON, body: payload("phoneNumber", dest, "textMessage", text)},
 			status: 401, ctype: pbJSON,
 			body: pbError("invalid", "authorization", 20003, `field "authorization" does not carry an accepted caller credential`, "")},
 		{name: "a forged password: refused before Twilio",
-			req:    pbRequest{path: "/fusionauth", ctype: pbJSON, user: "fusionauth", pass: pass + "x", body: payload("phoneNumber", dest, "textMessage", text)},
+			req:    dialectRequest{path: "/fusionauth", ctype: pbJSON, user: "fusionauth", pass: pass + "x", body: payload("phoneNumber", dest, "textMessage", text)},
 			status: 401, ctype: pbJSON,
 			body: pbError("invalid", "authorization", 20003, `field "authorization" does not carry an accepted caller credential`, "")},
 	}
-	pbRun(t, tester, sim, cases)
+	runDialect(t, tester, sim, cases)
 }
 
 // spacedCode is code with a space between characters, as spaced() writes it.
@@ -331,18 +237,18 @@ func TestProductBAuthentik(t *testing.T) {
 		}
 		return string(b)
 	}
-	ak := func(body string) pbRequest {
-		return pbRequest{path: "/authentik", ctype: pbJSON, header: []string{pbBearer(bearer)}, body: body}
+	ak := func(body string) dialectRequest {
+		return dialectRequest{path: "/authentik", ctype: pbJSON, header: headers(pbBearer(bearer)), body: body}
 	}
-	basic := func(body string) pbRequest {
-		return pbRequest{path: "/authentik/basic", ctype: pbJSON, user: "authentik", pass: pass, body: body}
+	basic := func(body string) dialectRequest {
+		return dialectRequest{path: "/authentik/basic", ctype: pbJSON, user: "authentik", pass: pass, body: body}
 	}
 	const (
 		invalidNumber = "This phone number is not valid. Check it and try again."
 		unreachable   = "This phone number cannot receive text messages. Use another number."
 		failed        = "The code could not be sent. Try again later."
 	)
-	cases := []pbCase{
+	cases := []dialectCase{
 		{name: "default payload: Message is the SMS, From the sender",
 			req:    ak(payload("From", pbSender, "To", dest, "Body", code, "Message", text)),
 			status: 200, ctype: pbJSON, body: pbOK("queued", ""),
@@ -381,26 +287,26 @@ func TestProductBAuthentik(t *testing.T) {
 			req:    basic(payload("To", dest)),
 			status: 400, ctype: pbText, body: fixed("Le code n'a pas pu être envoyé.")},
 		{name: "no bearer token: refused before Twilio",
-			req:    pbRequest{path: "/authentik", ctype: pbJSON, body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
+			req:    dialectRequest{path: "/authentik", ctype: pbJSON, body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
 			status: 401, ctype: pbText, body: fixed(failed)},
 		{name: "a forged bearer token: refused before Twilio",
-			req:    pbRequest{path: "/authentik", ctype: pbJSON, header: []string{pbBearer(bearer[1:] + "0")}, body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
+			req:    dialectRequest{path: "/authentik", ctype: pbJSON, header: headers(pbBearer(bearer[1:] + "0")), body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
 			status: 401, ctype: pbText, body: fixed(failed)},
 		{name: "the bearer token as Basic auth: refused before Twilio",
-			req:    pbRequest{path: "/authentik", ctype: pbJSON, user: bearer, pass: "", body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
+			req:    dialectRequest{path: "/authentik", ctype: pbJSON, user: bearer, pass: "", body: payload("From", pbSender, "To", dest, "Body", code, "Message", text)},
 			status: 401, ctype: pbText, body: fixed(failed)},
 		{name: "a forged Basic password: refused before Twilio",
-			req:    pbRequest{path: "/authentik/basic", ctype: pbJSON, user: "authentik", pass: bearer, body: payload("To", dest, "Body", code, "Message", text)},
+			req:    dialectRequest{path: "/authentik/basic", ctype: pbJSON, user: "authentik", pass: bearer, body: payload("To", dest, "Body", code, "Message", text)},
 			status: 401, ctype: pbText, body: fixed("Le code n'a pas pu être envoyé.")},
 	}
-	pbRun(t, tester, sim, cases)
+	runDialect(t, tester, sim, cases)
 
 	t.Run("the message may have been sent", func(t *testing.T) {
 		sim.Reset()
 		sim.SetFault(sid, simulator.Fault{Mode: simulator.Fault5xx, Count: 1})
 		defer sim.ClearFaults()
 		other := newNumber(t, "GB")
-		a := pbSend(t, tester, ak(payload("From", pbSender, "To", other, "Body", code, "Message", text)))
+		a := dialectSend(t, tester, ak(payload("From", pbSender, "To", other, "Body", code, "Message", text)))
 		if a.status != http.StatusGatewayTimeout || a.header.Get("Content-Type") != pbText ||
 			a.body != "The code may still arrive. Wait a minute before asking for a new one." {
 			t.Errorf("answer %d %q %s", a.status, a.header.Get("Content-Type"), a.body)
@@ -410,14 +316,14 @@ func TestProductBAuthentik(t *testing.T) {
 	t.Run("too many codes to one number", func(t *testing.T) {
 		sim.Reset()
 		other := newNumber(t, "GB")
-		req := func(c string) pbRequest {
-			return pbRequest{path: "/authentik/limited", ctype: pbJSON, header: []string{pbBearer(bearer)},
+		req := func(c string) dialectRequest {
+			return dialectRequest{path: "/authentik/limited", ctype: pbJSON, header: headers(pbBearer(bearer)),
 				body: payload("From", pbSender, "To", other, "Body", c, "Message", "Use this code to authenticate in authentik: "+c)}
 		}
-		if a := pbSend(t, tester, req("7"+randomFrom("0123456789", 5))); a.status != http.StatusOK {
+		if a := dialectSend(t, tester, req("7"+randomFrom("0123456789", 5))); a.status != http.StatusOK {
 			t.Fatalf("first answer %d %s", a.status, a.body)
 		}
-		a := pbSend(t, tester, req("8"+randomFrom("0123456789", 5)))
+		a := dialectSend(t, tester, req("8"+randomFrom("0123456789", 5)))
 		if a.status != http.StatusTooManyRequests || a.header.Get("Content-Type") != pbText || a.header.Get("Retry-After") == "" ||
 			a.body != "Too many codes were sent to this phone number. Wait a few minutes and try again." {
 			t.Errorf("answer %d %q Retry-After %q: %s", a.status, a.header.Get("Content-Type"), a.header.Get("Retry-After"), a.body)
@@ -472,8 +378,8 @@ func TestProductBKratos(t *testing.T) {
 	dest := newNumber(t, "DE")
 	msg := "Your verification code is: " + newCode()
 	noteSecret(msg, dialectTricky)
-	form := func(path string, kv ...string) pbRequest {
-		return pbRequest{path: path, ctype: pbForm, user: sid, pass: token, body: twForm(kv...).Encode()}
+	form := func(path string, kv ...string) dialectRequest {
+		return dialectRequest{path: path, ctype: pbForm, user: sid, pass: token, body: twForm(kv...).Encode()}
 	}
 	ctxJSON := func(recipient, body string) string {
 		b, err := json.Marshal(map[string]any{
@@ -485,11 +391,11 @@ func TestProductBKratos(t *testing.T) {
 		}
 		return string(b)
 	}
-	apiReq := func(body string, header ...string) pbRequest {
-		return pbRequest{path: "/kratos/apikey", ctype: pbJSON, header: header, body: body}
+	apiReq := func(body string, header ...string) dialectRequest {
+		return dialectRequest{path: "/kratos/apikey", ctype: pbJSON, header: headers(header...), body: body}
 	}
 	const service = "MG00000000000000000000000000000001"
-	cases := []pbCase{
+	cases := []dialectCase{
 		{name: "documented form template with basic_auth",
 			req:    form("/kratos", "To", dest, "Body", dialectTricky),
 			status: 200, ctype: pbJSON, body: pbOK("queued", ""),
@@ -499,7 +405,7 @@ func TestProductBKratos(t *testing.T) {
 			status: 200, ctype: pbJSON, body: pbOK("accepted", ""),
 			twilio: pbSMS(sid, "To", dest, "MessagingServiceSid", service, "Body", msg)},
 		{name: "a JSON template with to and message",
-			req:    pbRequest{path: "/kratos", ctype: pbJSON, user: sid, pass: token, body: `{"to":"` + dest + `","message":` + jsonString(msg) + `}`},
+			req:    dialectRequest{path: "/kratos", ctype: pbJSON, user: sid, pass: token, body: `{"to":"` + dest + `","message":` + jsonString(msg) + `}`},
 			status: 200, ctype: pbJSON, body: pbOK("queued", ""),
 			twilio: pbSMS(sid, "To", dest, "From", pbSender, "Body", msg)},
 		{name: "Twilio: the user replied STOP",
@@ -514,7 +420,7 @@ func TestProductBKratos(t *testing.T) {
 			req:    form("/kratos", "To", dest),
 			status: 400, ctype: pbJSON, body: pbError("invalid", "message", 21602, `field "message" is required`, "")},
 		{name: "no basic_auth on a passthrough route",
-			req:    pbRequest{path: "/kratos", ctype: pbForm, body: twForm("To", dest, "Body", msg).Encode()},
+			req:    dialectRequest{path: "/kratos", ctype: pbForm, body: twForm("To", dest, "Body", msg).Encode()},
 			status: 401, ctype: pbJSON,
 			body: pbError("invalid", "authorization", 20003, `field "authorization" must carry the Twilio Account SID (or API key) and its secret as HTTP Basic credentials`, "")},
 		{name: "no api key: refused before Twilio",
@@ -526,7 +432,7 @@ func TestProductBKratos(t *testing.T) {
 			status: 401, ctype: pbJSON,
 			body: pbError("invalid", "authorization", 20003, `field "authorization" does not carry an accepted caller credential`, "")},
 	}
-	pbRun(t, tester, sim, cases)
+	runDialect(t, tester, sim, cases)
 
 	// The courier re-sends a message until it is sent or abandoned: the
 	// mapping's dedup window (10 minutes) answers every repeat with the
@@ -534,8 +440,8 @@ func TestProductBKratos(t *testing.T) {
 	t.Run("a repeat of a sent message is not sent again", func(t *testing.T) {
 		sim.Reset()
 		req := form("/kratos/retries", "To", newNumber(t, "DE"), "Body", "Your login code is: "+newCode())
-		first := pbSend(t, tester, req)
-		again := pbSend(t, tester, req)
+		first := dialectSend(t, tester, req)
+		again := dialectSend(t, tester, req)
 		if first.status != http.StatusOK || again.status != first.status || again.body != first.body {
 			t.Errorf("answers %d %s and %d %s, want the same 200", first.status, first.body, again.status, again.body)
 		}
@@ -553,7 +459,7 @@ func TestProductBKratos(t *testing.T) {
 		// Kratos's client tries three times, and the courier re-sends up to
 		// five times more.
 		for i := range 6 {
-			a := pbSend(t, tester, req)
+			a := dialectSend(t, tester, req)
 			if a.status != http.StatusGatewayTimeout || a.body != want {
 				t.Errorf("try %d: %d %s\nwant 504 %s", i+1, a.status, a.body, want)
 			}
@@ -632,16 +538,16 @@ func TestProductBPrivacyIDEA(t *testing.T) {
 	dest := newNumber(t, "US")
 	msg := "Your OTP value is " + newCode()
 	noteSecret(msg, dialectTricky)
-	get := func(path string, kv ...string) pbRequest {
-		return pbRequest{method: "GET", path: path + "?" + twForm(kv...).Encode(), user: sid, pass: token}
+	get := func(path string, kv ...string) dialectRequest {
+		return dialectRequest{method: "GET", path: path + "?" + twForm(kv...).Encode(), user: sid, pass: token}
 	}
-	post := func(path string, kv ...string) pbRequest {
-		return pbRequest{path: path, ctype: pbForm, user: sid, pass: token, body: twForm(kv...).Encode()}
+	post := func(path string, kv ...string) dialectRequest {
+		return dialectRequest{path: path, ctype: pbForm, user: sid, pass: token, body: twForm(kv...).Encode()}
 	}
 	sent := func(prefix string) func([]simulator.Record) string {
 		return func(recs []simulator.Record) string { return prefix + recs[0].Sid }
 	}
-	cases := []pbCase{
+	cases := []dialectCase{
 		{name: "GET with Clickatell's option names, a national number",
 			req:    get("/pi", "user", "YOU", "api_id", "12345", "text", msg, "to", pbNational(dest)),
 			status: 200, ctype: pbText, body: sent("OK "),
@@ -651,7 +557,7 @@ func TestProductBPrivacyIDEA(t *testing.T) {
 			status: 200, ctype: pbText, body: sent("OK "),
 			twilio: pbSMS(sid, "To", dest, "From", pbSender, "Body", dialectTricky)},
 		{name: "POST JSON (SEND_DATA_AS_JSON)",
-			req:    pbRequest{path: "/pi", ctype: pbJSON, user: sid, pass: token, body: `{"phone":"` + dest + `","text":` + jsonString(msg) + `}`},
+			req:    dialectRequest{path: "/pi", ctype: pbJSON, user: sid, pass: token, body: `{"phone":"` + dest + `","text":` + jsonString(msg) + `}`},
 			status: 200, ctype: pbText, body: sent("OK "),
 			twilio: pbSMS(sid, "To", dest, "From", pbSender, "Body", msg)},
 		{name: "Twilio: the user replied STOP",
@@ -662,7 +568,7 @@ func TestProductBPrivacyIDEA(t *testing.T) {
 			req:    post("/pi", "Body", msg),
 			status: 400, ctype: pbText, body: fixed(`ERROR 21604 field "to" is required`)},
 		{name: "no USERNAME and PASSWORD on a passthrough route",
-			req:    pbRequest{method: "GET", path: "/pi?" + twForm("to", dest, "text", msg).Encode()},
+			req:    dialectRequest{method: "GET", path: "/pi?" + twForm("to", dest, "text", msg).Encode()},
 			status: 401, ctype: pbText,
 			body: fixed(`ERROR 20003 field "authorization" must carry the Twilio Account SID (or API key) and its secret as HTTP Basic credentials`)},
 		{name: "RETURN_SUCCESS 200 OK",
@@ -682,14 +588,14 @@ func TestProductBPrivacyIDEA(t *testing.T) {
 			status: 400, ctype: pbText, body: fixed("FAILED 21211 The 'To' number +15005550001 is not a valid phone number."),
 			twilio: pbSMS(sid, "To", "+15005550001", "From", pbSender, "Body", msg)},
 		{name: "USERNAME and PASSWORD of the adapter's",
-			req:    pbRequest{method: "GET", path: "/pi/auth?" + twForm("phone", dest, "sms", msg).Encode(), user: "privacyidea", pass: pass},
+			req:    dialectRequest{method: "GET", path: "/pi/auth?" + twForm("phone", dest, "sms", msg).Encode(), user: "privacyidea", pass: pass},
 			status: 200, ctype: pbText, body: sent("OK "),
 			twilio: pbSMS(sid, "To", dest, "From", pbSender, "Body", msg)},
 		{name: "a forged PASSWORD: refused before Twilio",
-			req:    pbRequest{method: "GET", path: "/pi/auth?" + twForm("phone", dest, "sms", msg).Encode(), user: "privacyidea", pass: token},
+			req:    dialectRequest{method: "GET", path: "/pi/auth?" + twForm("phone", dest, "sms", msg).Encode(), user: "privacyidea", pass: token},
 			status: 401, ctype: pbText, body: fixed(`ERROR 20003 field "authorization" does not carry an accepted caller credential`)},
 	}
-	pbRun(t, tester, sim, cases)
+	runDialect(t, tester, sim, cases)
 }
 
 // TestProductBRSA replays RSA Authentication Manager's SMS HTTP plug-in: the
@@ -738,11 +644,11 @@ func TestProductBRSA(t *testing.T) {
 	msg := "Your tokencode is: " + newCode()
 	noteSecret(msg, dialectTricky)
 	creds := []string{"user", "rsa-am", "password", pass, "extraparam", "123456"}
-	get := func(kv ...string) pbRequest {
-		return pbRequest{method: "GET", path: "/rsa?" + twForm(append(creds, kv...)...).Encode()}
+	get := func(kv ...string) dialectRequest {
+		return dialectRequest{method: "GET", path: "/rsa?" + twForm(append(creds, kv...)...).Encode()}
 	}
 	ok := fixed("RESULT:OK")
-	cases := []pbCase{
+	cases := []dialectCase{
 		{name: "documented GET example, country code without +",
 			req:    get("to", norway[1:], "text", msg),
 			status: 200, ctype: pbText, body: ok,
@@ -752,11 +658,11 @@ func TestProductBRSA(t *testing.T) {
 			status: 200, ctype: pbText, body: ok,
 			twilio: pbSMS(sid, "To", us, "From", pbSender, "Body", dialectTricky)},
 		{name: "a raw + that the query decodes to a space",
-			req:    pbRequest{method: "GET", path: "/rsa?" + twForm(append(creds, "text", msg)...).Encode() + "&to=" + us},
+			req:    dialectRequest{method: "GET", path: "/rsa?" + twForm(append(creds, "text", msg)...).Encode() + "&to=" + us},
 			status: 200, ctype: pbText, body: ok,
 			twilio: pbSMS(sid, "To", us, "From", pbSender, "Body", msg)},
 		{name: "POST form",
-			req:    pbRequest{path: "/rsa", ctype: pbForm, body: twForm(append(creds, "msisdn", gb[1:], "message", msg)...).Encode()},
+			req:    dialectRequest{path: "/rsa", ctype: pbForm, body: twForm(append(creds, "msisdn", gb[1:], "message", msg)...).Encode()},
 			status: 200, ctype: pbText, body: ok,
 			twilio: pbSMS(sid, "To", gb, "From", pbSender, "Body", msg)},
 		{name: "Twilio: the user replied STOP",
@@ -770,23 +676,23 @@ func TestProductBRSA(t *testing.T) {
 			req:    get("to", us[1:]),
 			status: 400, ctype: pbText, body: fixed(`RESULT:ERROR 21602 field "message" is required`)},
 		{name: "a forged password: refused before Twilio",
-			req:    pbRequest{method: "GET", path: "/rsa?" + twForm("user", "rsa-am", "password", pass[:len(pass)-1], "to", us[1:], "text", msg).Encode()},
+			req:    dialectRequest{method: "GET", path: "/rsa?" + twForm("user", "rsa-am", "password", pass[:len(pass)-1], "to", us[1:], "text", msg).Encode()},
 			status: 401, ctype: pbText, body: fixed(`RESULT:ERROR 20003 field "authorization" does not carry an accepted caller credential`)},
 		{name: "no credentials: refused before Twilio",
-			req:    pbRequest{method: "GET", path: "/rsa?" + twForm("to", us[1:], "text", msg).Encode()},
+			req:    dialectRequest{method: "GET", path: "/rsa?" + twForm("to", us[1:], "text", msg).Encode()},
 			status: 401, ctype: pbText, body: fixed(`RESULT:ERROR 20003 field "authorization" does not carry an accepted caller credential`)},
 		{name: "credentials in a body that is not a form do not count",
-			req:    pbRequest{method: "POST", path: "/rsa?" + twForm("to", us[1:], "text", msg).Encode(), ctype: "text/plain", body: twForm(creds...).Encode()},
+			req:    dialectRequest{method: "POST", path: "/rsa?" + twForm("to", us[1:], "text", msg).Encode(), ctype: "text/plain", body: twForm(creds...).Encode()},
 			status: 401, ctype: pbText, body: fixed(`RESULT:ERROR 20003 field "authorization" does not carry an accepted caller credential`)},
 		{name: "the admin's markers, names and national numbers",
-			req:    pbRequest{path: "/rsa/custom", ctype: pbForm, body: twForm("clientid", "rsa-am", "secret", pass, "cell", "0"+gb[3:], "text", msg).Encode()},
+			req:    dialectRequest{path: "/rsa/custom", ctype: pbForm, body: twForm("clientid", "rsa-am", "secret", pass, "cell", "0"+gb[3:], "text", msg).Encode()},
 			status: 200, ctype: pbText, body: fixed("STATUS=SENT"),
 			twilio: pbSMS(sid, "To", gb, "From", pbSender, "Body", msg)},
 		{name: "the admin's failure marker",
-			req:    pbRequest{path: "/rsa/custom", ctype: pbForm, body: twForm("clientid", "rsa-am", "secret", pass, "text", msg).Encode()},
+			req:    dialectRequest{path: "/rsa/custom", ctype: pbForm, body: twForm("clientid", "rsa-am", "secret", pass, "text", msg).Encode()},
 			status: 400, ctype: pbText, body: fixed(`STATUS=FAILED 21604 field "to" is required`)},
 	}
-	pbRun(t, tester, sim, cases)
+	runDialect(t, tester, sim, cases)
 }
 
 // TestProductBMarkers: whatever texts an admin types into privacyIDEA's
