@@ -285,15 +285,7 @@ func TestSDKGo(t *testing.T) {
 		msg, _ := newMessage(t)
 		twiml := `<Response><Say voice="alice" language="en-US">` + msg + `</Say><Pause length="1"/></Response>`
 		p, a := g.both(t, func(c *twilio.RestClient) sdkResult {
-			r := sdkResult{}
-			m, err := c.Api.CreateCallWithMetadata(new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetTwiml(twiml))
-			r.err = err
-			if err == nil {
-				call := m.GetResource()
-				r.fields, r.status, r.header = toFields(t, call), m.GetStatusCode(), m.GetHeaders()
-				r.subst = map[string]string{deref(call.Sid): "<sid>"}
-			}
-			return r
+			return g.createCall(t, c, new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetTwiml(twiml))
 		})
 		// The adapter adds TimeLimit to every call (README, "Abuse control":
 		// time_limit, default 120 s): the one documented difference.
@@ -365,15 +357,7 @@ func TestSDKGo(t *testing.T) {
 		to := newPhone(t)
 		twiml := `<Response><Play loop="2">https://example.com/code.mp3</Play><Gather numDigits="1" action="https://example.com/next"><Say>Press 1</Say></Gather></Response>`
 		p, a := g.both(t, func(c *twilio.RestClient) sdkResult {
-			r := sdkResult{}
-			m, err := c.Api.CreateCallWithMetadata(new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetTwiml(twiml))
-			r.err = err
-			if err == nil {
-				call := m.GetResource()
-				r.fields, r.status, r.header = toFields(t, call), m.GetStatusCode(), m.GetHeaders()
-				r.subst = map[string]string{deref(call.Sid): "<sid>"}
-			}
-			return r
+			return g.createCall(t, c, new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetTwiml(twiml))
 		})
 		if len(a.recs) == 1 {
 			a.recs[0].Form.Del("TimeLimit") // documented (see "call with Twiml")
@@ -394,15 +378,7 @@ func TestSDKGo(t *testing.T) {
 		// business with passthrough (internal/gateway/twilioapi.go).
 		to, u := newPhone(t), "https://example.com/voice.xml"
 		p, a := g.both(t, func(c *twilio.RestClient) sdkResult {
-			r := sdkResult{}
-			m, err := c.Api.CreateCallWithMetadata(new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetUrl(u))
-			r.err = err
-			if err == nil {
-				call := m.GetResource()
-				r.fields, r.status, r.header = toFields(t, call), m.GetStatusCode(), m.GetHeaders()
-				r.subst = map[string]string{deref(call.Sid): "<sid>"}
-			}
-			return r
+			return g.createCall(t, c, new(api.CreateCallParams).SetTo(to).SetFrom(sdkFrom).SetUrl(u))
 		})
 		if len(a.recs) == 1 {
 			a.recs[0].Form.Del("TimeLimit") // documented (see "call with Twiml")
@@ -596,6 +572,19 @@ func (g *goSDK) createMessage(t testing.TB, c *twilio.RestClient, p *api.CreateM
 		msg := m.GetResource()
 		r.fields, r.status, r.header = toFields(t, msg), m.GetStatusCode(), m.GetHeaders()
 		r.subst = map[string]string{deref(msg.Sid): "<sid>"}
+	}
+	return r
+}
+
+// createCall is CreateCallWithMetadata as a result.
+func (g *goSDK) createCall(t testing.TB, c *twilio.RestClient, p *api.CreateCallParams) sdkResult {
+	r := sdkResult{}
+	m, err := c.Api.CreateCallWithMetadata(p)
+	r.err = err
+	if err == nil {
+		call := m.GetResource()
+		r.fields, r.status, r.header = toFields(t, call), m.GetStatusCode(), m.GetHeaders()
+		r.subst = map[string]string{deref(call.Sid): "<sid>"}
 	}
 	return r
 }
