@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twilio-sms-adapter/caddy-twilio-sms/internal/phone"
 )
 
 // Twilio message statuses this package acts on.
@@ -204,7 +206,7 @@ func SenderKind(from, messagingServiceSid string) string {
 		return SenderLongCode
 	case len(from) >= 3 && len(from) <= 8 && digits(from):
 		return SenderShortCode
-	case len(from) <= 11 && alnum(from):
+	case phone.IsAlphanumericSenderID(from):
 		return SenderAlphanumeric
 	}
 	return SenderUnknown
@@ -217,18 +219,4 @@ func digits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func alnum(s string) bool {
-	letter := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-			letter = true
-		case c >= '0' && c <= '9', c == ' ':
-		default:
-			return false
-		}
-	}
-	return letter
 }

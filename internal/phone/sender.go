@@ -20,7 +20,7 @@ func (n Normalizer) NormalizeSender(raw string) (string, error) {
 	if code, ok := shortCode(s); ok {
 		return code, nil
 	}
-	if alphanumericID(s) {
+	if IsAlphanumericSenderID(s) {
 		return s, nil
 	}
 	return n.Normalize(raw) // raw: a leading space may be a decoded "+"
@@ -55,9 +55,9 @@ func shortCode(s string) (string, bool) {
 	return string(buf[:n]), true
 }
 
-// alphanumericID reports whether s is an alphanumeric sender ID: 1 to 11
-// ASCII letters, digits and spaces, at least one of them a letter.
-func alphanumericID(s string) bool {
+// IsAlphanumericSenderID reports whether s is an alphanumeric sender ID: 1
+// to 11 ASCII letters, digits and spaces, at least one of them a letter.
+func IsAlphanumericSenderID(s string) bool {
 	if len(s) == 0 || len(s) > 11 {
 		return false
 	}
