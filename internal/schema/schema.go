@@ -315,20 +315,25 @@ func sourceMessage(v any) string {
 func (r *reporter) value(tokens []string) any {
 	cur := r.inst
 	for _, t := range tokens {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[t]
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
+		cur = child(cur, t)
 	}
 	return cur
+}
+
+// child is the member key of an object or the element at index key of an
+// array, or nil.
+func child(cur any, key string) any {
+	switch c := cur.(type) {
+	case map[string]any:
+		return c[key]
+	case []any:
+		i, err := strconv.Atoi(key)
+		if err != nil || i < 0 || i >= len(c) {
+			return nil
+		}
+		return c[i]
+	}
+	return nil
 }
 
 // schemaAt returns the part of the schema document at a keyword location
@@ -343,18 +348,7 @@ func (r *reporter) schemaAt(kw string) any {
 		if p == "" {
 			continue
 		}
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[unescape(p)]
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
+		cur = child(cur, unescape(p))
 	}
 	return cur
 }
