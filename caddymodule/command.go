@@ -453,7 +453,11 @@ func findHandlers(cfg []byte) ([]foundHandler, error) {
 	}
 	var found []foundHandler
 	for _, name := range slices.Sorted(maps.Keys(doc.Apps.HTTP.Servers)) {
-		walkRoutes(doc.Apps.HTTP.Servers[name].Routes, "server "+name, nil, &found)
+		walkRoutes(doc.Apps.HTTP.Servers[name].Routes, "server "+name, nil, func(handler string, f foundHandler) {
+			if handler == "twilio_sms" {
+				found = append(found, f)
+			}
+		})
 	}
 	if len(found) == 0 {
 		return nil, errors.New("no twilio_sms handler in apps.http.servers")
@@ -466,7 +470,9 @@ type jsonRoute struct {
 	Handle []json.RawMessage            `json:"handle"`
 }
 
-func walkRoutes(routes []jsonRoute, where string, paths [][]string, found *[]foundHandler) {
+// walkRoutes calls visit with every handler object in routes, through
+// subroute handlers, and where it stands.
+func walkRoutes(routes []jsonRoute, where string, paths [][]string, visit func(handler string, f foundHandler)) {
 	for _, rt := range routes {
 		var ps []string
 		for _, set := range rt.Match {
@@ -488,11 +494,9 @@ func walkRoutes(routes []jsonRoute, where string, paths [][]string, found *[]fou
 			if json.Unmarshal(raw, &h) != nil {
 				continue
 			}
-			switch h.Handler {
-			case "twilio_sms":
-				*found = append(*found, foundHandler{raw: raw, where: innerWhere, paths: inner})
-			case "subroute":
-				walkRoutes(h.Routes, innerWhere, inner, found)
+			visit(h.Handler, foundHandler{raw: raw, where: innerWhere, paths: inner})
+			if h.Handler == "subroute" {
+				walkRoutes(h.Routes, innerWhere, inner, visit)
 			}
 		}
 	}
@@ -850,29 +854,13 @@ func findSimulators(cfg []byte) []configSimulator {
 		return nil
 	}
 	var sims []configSimulator
-	var walk func(routes []jsonRoute, server string, listen []string)
-	walk = func(routes []jsonRoute, server string, listen []string) {
-		for _, rt := range routes {
-			for _, raw := range rt.Handle {
-				var h struct {
-					Handler string      `json:"handler"`
-					Routes  []jsonRoute `json:"routes"`
-				}
-				if json.Unmarshal(raw, &h) != nil {
-					continue
-				}
-				switch h.Handler {
-				case "twilio_simulator":
-					sims = append(sims, configSimulator{raw: raw, listen: listen, where: "server " + server})
-				case "subroute":
-					walk(h.Routes, server, listen)
-				}
-			}
-		}
-	}
 	for _, name := range slices.Sorted(maps.Keys(doc.Apps.HTTP.Servers)) {
 		srv := doc.Apps.HTTP.Servers[name]
-		walk(srv.Routes, name, srv.Listen)
+		walkRoutes(srv.Routes, "server "+name, nil, func(handler string, f foundHandler) {
+			if handler == "twilio_simulator" {
+				sims = append(sims, configSimulator{raw: f.raw, listen: srv.Listen, where: "server " + name})
+			}
+		})
 	}
 	return sims
 }
